@@ -1,0 +1,113 @@
+"""Runtime overhead: launch latency, report round trip, throughput, worker utilization.
+
+For each backend (thread, process) and epoch length (1 ms, 10 ms): ``--trials`` no-op
+trials of 9 reports each under FIFOScheduler with 2 workers. Each trial measures
+
+* launch latency: wall time from the runtime registering the task to ``train_fn``
+  starting (median over trials);
+* report round trip: time spent inside ``reporter(...)`` (validate, send, decide,
+  reply), median over all reports;
+* utilization: time inside ``train_fn`` summed over trials / (workers x wall time).
+
+Run: ``python bench/overhead.py`` (full: 2,000 trials) or ``--smoke`` (CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import scheduler as sch
+
+REPORTS = 9
+
+
+@sch.args(epoch_s=0.001, x=sch.space.Real(0.0, 1.0))
+def noop_fn(args, reporter):
+    entered_wall = time.time()
+    entered = time.perf_counter()
+    round_trips = []
+    for epoch in range(1, REPORTS + 1):
+        if args.epoch_s:
+            time.sleep(args.epoch_s)
+        t0 = time.perf_counter()
+        reporter(
+            epoch=epoch,
+            accuracy=args.x,
+            entered_wall=entered_wall,
+            inside=t0 - entered,
+            rt_prev=round_trips[-1] if round_trips else None,
+        )
+        round_trips.append(time.perf_counter() - t0)
+
+
+def run_one(backend: str, epoch_ms: float, trials: int, workers: int = 2) -> dict:
+    s = sch.FIFOScheduler(
+        noop_fn,
+        args={"epoch_s": epoch_ms / 1000.0},
+        resource={"num_cpus": 1, "num_gpus": 0},
+        total_resources={"num_cpus": workers, "num_gpus": 0},
+        num_trials=trials,
+        reward_attr="accuracy",
+        time_attr="epoch",
+        backend=backend,
+        progress=False,
+    )
+    t0 = time.perf_counter()
+    s.run()
+    s.join_jobs()
+    wall = time.perf_counter() - t0
+    launches, round_trips, inside = [], [], 0.0
+    n_reports = 0
+    for task_id, record in s.history.tasks.items():
+        rows = s.training_history[task_id]
+        n_reports += len(rows)
+        launches.append(rows[0]["entered_wall"] - record.start_time)
+        round_trips.extend(r["rt_prev"] for r in rows if r["rt_prev"] is not None)
+        inside += rows[-1]["inside"]  # entry to the last report: every epoch included
+    statuses = s.history.status_counts()
+    if statuses.get("completed", 0) != trials:
+        raise RuntimeError(f"expected {trials} completed trials, got {statuses}")
+    return {
+        "backend": backend,
+        "epoch_ms": epoch_ms,
+        "trials": trials,
+        "wall_s": wall,
+        "launch_ms": statistics.median(launches) * 1e3,
+        "round_trip_us": statistics.median(round_trips) * 1e6,
+        "reports_per_s": n_reports / wall,
+        "utilization": inside / (workers * wall),
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--epoch-ms", type=float, nargs="+", default=[1.0, 10.0])
+    parser.add_argument("--backends", nargs="+", default=["thread", "process"])
+    parser.add_argument("--smoke", action="store_true", help="tiny run for CI")
+    options = parser.parse_args(argv)
+    if options.smoke:
+        options.trials = 20
+    print(f"{options.trials} trials x {REPORTS} reports, 2 workers")
+    header = (
+        f"| {'backend':8} | {'epoch':>6} | {'launch (median)':>15} | "
+        f"{'round trip (median)':>19} | {'reports/s':>9} | {'utilization':>11} | {'wall':>7} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for backend in options.backends:
+        run_one(backend, 0.0, 4)  # warm-up: worker processes, imports
+        for epoch_ms in options.epoch_ms:
+            r = run_one(backend, epoch_ms, options.trials)
+            print(
+                f"| {backend:8} | {epoch_ms:4.0f} ms | {r['launch_ms']:12.3f} ms | "
+                f"{r['round_trip_us']:16.1f} us | {r['reports_per_s']:9.0f} | "
+                f"{100 * r['utilization']:10.1f}% | {r['wall_s']:5.1f} s |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,532 @@
+"""The user-facing scheduler: AutoGluon's API over a policy and the shared runtime.
+
+:class:`BaseScheduler` holds what FIFO, Hyperband and RL share (validation, history,
+results, the runtime, state); each subclass only builds its policy.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import sys
+import tempfile
+import warnings
+
+from scheduler._decorator import get_defaults, get_space, make_task_args
+from scheduler._history import History
+from scheduler._results import ResultsWriter, results_table
+from scheduler.runtime.resources import ResourceManager
+from scheduler.runtime.runner import Runner
+from scheduler.schedulers.base import Policy
+from scheduler.schedulers.fifo import FIFOPolicy
+from scheduler.searchers import BaseSearcher, searcher_factory
+
+__all__ = ["BaseScheduler", "FIFOScheduler", "HyperbandScheduler"]
+
+STATE_VERSION = 1
+
+
+def _positive_int(name, value, *, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_number(name, value, *, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _atomic_write_json(path: str, data) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class BaseScheduler:
+    """Shared machinery of every scheduler; subclasses implement :meth:`_make_policy`."""
+
+    def __init__(
+        self,
+        train_fn,
+        *,
+        args=None,
+        resource=None,
+        searcher="random",
+        search_options=None,
+        checkpoint=None,
+        resume=False,
+        num_trials=None,
+        time_out=None,
+        max_reward=None,
+        reward_attr="accuracy",
+        time_attr="epoch",
+        training_history_callback=None,
+        training_history_callback_delta_secs=60,
+        delay_get_config=True,
+        stop_jobs_after_time_out=True,
+        backend="process",
+        mode="max",
+        total_resources=None,
+        max_task_time=None,
+        progress=None,
+        output_dir=None,
+    ):
+        if not callable(train_fn):
+            raise TypeError(f"train_fn must be callable, got {train_fn!r}")
+        self.train_fn = train_fn
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.mode = mode
+        if not isinstance(reward_attr, str) or not reward_attr:
+            raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
+        if time_attr is not None and (not isinstance(time_attr, str) or not time_attr):
+            raise ValueError(f"time_attr must be a non-empty string or None, got {time_attr!r}")
+        self.reward_attr = reward_attr
+        self.time_attr = time_attr
+        self.num_trials = _positive_int("num_trials", num_trials)
+        self.time_out = _positive_number("time_out", time_out)
+        if self.num_trials is None and self.time_out is None:
+            raise ValueError("one of num_trials, time_out must be given, got neither")
+        if max_reward is not None and (
+            not isinstance(max_reward, numbers.Real) or isinstance(max_reward, bool)
+        ):
+            raise ValueError(f"max_reward must be a number, got {max_reward!r}")
+        self.max_reward = max_reward
+        self.max_task_time = _positive_number("max_task_time", max_task_time)
+        if backend not in ("thread", "process"):
+            raise ValueError(f"backend must be 'thread' or 'process', got {backend!r}")
+        self.backend = backend
+        if training_history_callback is not None and not callable(training_history_callback):
+            raise ValueError(
+                f"training_history_callback must be callable, got {training_history_callback!r}"
+            )
+        self.training_history_callback = training_history_callback
+        self.training_history_callback_delta_secs = _positive_number(
+            "training_history_callback_delta_secs", training_history_callback_delta_secs
+        )
+        # get_config is always called when a worker is free (AutoGluon's True), the
+        # better choice for adaptive searchers; False is accepted for compatibility.
+        self.delay_get_config = bool(delay_get_config)
+        self.stop_jobs_after_time_out = bool(stop_jobs_after_time_out)
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.resources = ResourceManager(resource, total_resources)
+        self.extra_args = dict(args) if args is not None else {}
+
+        self.space = get_space(train_fn)
+        if isinstance(searcher, str):
+            options = dict(search_options or {})
+            options.setdefault("reward_attr", reward_attr)
+            options.setdefault("mode", mode)
+            self.searcher = searcher_factory(searcher, space=self.space, **options)
+        elif isinstance(searcher, BaseSearcher):
+            if search_options:
+                raise ValueError(
+                    "search_options is only used when searcher is a name, "
+                    f"got a searcher object and search_options={search_options!r}"
+                )
+            self.searcher = searcher
+        else:
+            raise ValueError(
+                f"searcher must be 'random', 'grid' or a BaseSearcher, got {searcher!r}"
+            )
+
+        self.output_dir = None if output_dir is None else os.path.abspath(os.fspath(output_dir))
+        self.checkpoint = None if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
+        if self.output_dir is not None:
+            os.makedirs(self.output_dir, exist_ok=True)
+            checkpoint_root = os.path.join(self.output_dir, "checkpoints")
+        elif self.checkpoint is not None:
+            checkpoint_root = self.checkpoint + ".trials"
+        else:
+            checkpoint_root = tempfile.mkdtemp(prefix="scheduler-trials-")
+        self.checkpoint_root = checkpoint_root
+
+        self.policy: Policy = self._make_policy()
+        self.history = History(reward_attr, time_attr, mode)
+        self._first_task_id = 0
+        self._first_config_count = 0
+        if resume:
+            if self.checkpoint is None:
+                raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
+            if os.path.exists(self.checkpoint):
+                with open(self.checkpoint) as f:
+                    self.load_state_dict(json.load(f))
+            else:
+                warnings.warn(
+                    f"resume=True but checkpoint {self.checkpoint!r} does not exist; "
+                    "starting a new experiment",
+                    stacklevel=2,
+                )
+        self._runner: Runner | None = None
+
+    # -- to be provided by subclasses --------------------------------------------
+    def _make_policy(self) -> Policy:
+        raise NotImplementedError
+
+    # -- running -------------------------------------------------------------------
+    def _make_args(self, train_fn, config, **kwargs):
+        return make_task_args(train_fn, {**self.extra_args, **config}, **kwargs)
+
+    def _ensure_runner(self) -> Runner:
+        if self._runner is None:
+            writer = None
+            if self.output_dir is not None:
+                writer = ResultsWriter(self.output_dir, resume=self._first_task_id > 0)
+            self._runner = Runner(
+                train_fn=self.train_fn,
+                policy=self.policy,
+                backend=self.backend,
+                resources=self.resources,
+                history=self.history,
+                writer=writer,
+                make_args=self._make_args,
+                reward_attr=self.reward_attr,
+                time_attr=self.time_attr,
+                mode=self.mode,
+                num_trials=self.num_trials,
+                time_out=self.time_out,
+                max_reward=self.max_reward,
+                stop_jobs_after_time_out=self.stop_jobs_after_time_out,
+                max_task_time=self.max_task_time,
+                callback=self.training_history_callback,
+                callback_delta_secs=self.training_history_callback_delta_secs,
+                progress=self.progress,
+                checkpoint_root=self.checkpoint_root,
+                first_task_id=self._first_task_id,
+                first_config_count=self._first_config_count,
+            )
+        return self._runner
+
+    def run(self, **kwargs):
+        """Launch trials; return once the last new trial is launched.
+
+        Running trials go on in the background: call :meth:`join_jobs` to wait for them.
+        """
+        if kwargs:
+            raise TypeError(f"run() got unexpected keyword arguments {sorted(kwargs)}")
+        runner = self._ensure_runner()
+        runner.start()
+        runner.wait_launching_done()
+
+    def join_jobs(self, timeout=None):
+        """Wait until every trial has ended (or ``timeout`` seconds passed).
+
+        Returns True when the experiment is done. Ctrl-C stops the running trials and
+        re-raises ``KeyboardInterrupt``.
+        """
+        if timeout is not None:
+            _positive_number("timeout", timeout)
+        if self._runner is None or not self._runner.started:
+            return True
+        done = self._runner.wait_done(timeout)
+        if done and self.checkpoint is not None:
+            self.save()
+        return done
+
+    join_tasks = join_jobs
+
+    def shutdown(self):
+        """Stop launching, stop running trials, release workers."""
+        if self._runner is not None:
+            self._runner.shutdown()
+
+    def run_with_config(self, config):
+        """Run ``train_fn`` once, in this process, with ``config`` over the defaults.
+
+        For a final fit after the search: nothing is stopped; the reports are validated
+        and returned with ``train_fn``'s return value as ``(return_value, reports)``.
+        """
+        from scheduler.runtime.reporter import CONTINUE, Reporter
+
+        if not isinstance(config, dict):
+            raise ValueError(f"config must be a dict, got {config!r}")
+        reports: list[dict] = []
+
+        def send(result):
+            reports.append(result)
+            return CONTINUE
+
+        checkpoint_dir = tempfile.mkdtemp(prefix="scheduler-final-")
+        reporter = Reporter(
+            send,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            require_time=self.policy.require_time,
+            checkpoint_dir=checkpoint_dir,
+        )
+        args = self._make_args(
+            self.train_fn, dict(config), task_id=-1, config_id=-1, resume_from=None, gpu_ids=[]
+        )
+        value = self.train_fn(args, reporter)
+        return value, reports
+
+    # -- results -------------------------------------------------------------------
+    @property
+    def training_history(self):
+        return self.history.training_history
+
+    @property
+    def config_history(self):
+        return self.history.config_history
+
+    @property
+    def num_finished_tasks(self) -> int:
+        return self.history.num_finished_tasks
+
+    def get_best_config(self):
+        """The config with the best reward at the highest fidelity it reached."""
+        return self.history.best_config()
+
+    def get_best_reward(self):
+        return self.history.best_reward()
+
+    def get_best_task_id(self):
+        return self.history.best_task_id()
+
+    def get_training_curves(self, filename=None, plot=False, use_legend=True):
+        """Plot reward against ``time_attr``, one line per config; returns the Figure."""
+        from scheduler.plot import plot_training_curves
+
+        return plot_training_curves(
+            self.history, filename=filename, plot=plot, use_legend=use_legend
+        )
+
+    def results(self):
+        """Every report as a row: a pandas DataFrame if pandas is installed, else dicts."""
+        rows = []
+        for task_id in sorted(self.history.training_history):
+            config = self.history.config_history.get(task_id, {})
+            for row in self.history.training_history[task_id]:
+                rows.append({**{f"config.{k}": v for k, v in config.items()}, **row})
+        return results_table(rows)
+
+    # -- state ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Plain JSON-able state: policy (searcher, kernels), history, counters."""
+        runner = self._runner
+        return {
+            "version": STATE_VERSION,
+            "scheduler": type(self).__name__,
+            "space": self.space.fingerprint(),
+            "policy": self.policy.state_dict(),
+            "history": self.history.state_dict(),
+            "next_task_id": runner.next_task_id if runner else self._first_task_id,
+            "num_configs_started": (
+                runner.num_configs_started if runner else self._first_config_count
+            ),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output; call before :meth:`run`."""
+        if self._runner_started():
+            raise RuntimeError("load_state_dict() must be called before run()")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"state version must be {STATE_VERSION}, got {state.get('version')!r}")
+        if state.get("scheduler") != type(self).__name__:
+            raise ValueError(
+                f"state was saved by {state.get('scheduler')!r}, cannot load it into "
+                f"{type(self).__name__!r}"
+            )
+        if state.get("space") != self.space.fingerprint():
+            raise ValueError(
+                "state was saved for a different search space: "
+                f"{state.get('space')!r} != {self.space.fingerprint()!r}"
+            )
+        self.policy.load_state_dict(state["policy"])
+        self.history.load_state_dict(state["history"])
+        self._first_task_id = int(state["next_task_id"])
+        self._first_config_count = int(state["num_configs_started"])
+
+    def _runner_started(self) -> bool:
+        return getattr(self, "_runner", None) is not None and self._runner.started
+
+    def save(self, checkpoint=None) -> None:
+        """Write :meth:`state_dict` as JSON, atomically, to ``checkpoint``."""
+        path = checkpoint or self.checkpoint
+        if path is None:
+            raise ValueError("save() needs a path: pass checkpoint= here or to the scheduler")
+        _atomic_write_json(os.fspath(path), self.state_dict())
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(num_trials={self.num_trials}, time_out={self.time_out}, "
+            f"reward_attr={self.reward_attr!r}, mode={self.mode!r}, backend={self.backend!r}, "
+            f"resource={self.resources.request})"
+        )
+
+
+class FIFOScheduler(BaseScheduler):
+    """Runs trials in the searcher's order, each to its end (AutoGluon's FIFOScheduler).
+
+    Parameters
+    ----------
+    train_fn : callable
+        ``train_fn(args, reporter)``, usually decorated with :func:`scheduler.args`.
+    args : dict, optional
+        Extra default arguments for ``train_fn`` (below the searched config).
+    resource : dict
+        Per-trial resources, e.g. ``{'num_cpus': 1, 'num_gpus': 0}``.
+    searcher : str or BaseSearcher
+        ``'random'`` (default) or ``'grid'``, built with ``search_options``; or an object.
+    search_options : dict, optional
+        Keyword arguments for :func:`scheduler.searchers.searcher_factory`.
+    checkpoint : str, optional
+        Path of a JSON state file, written when the experiment ends and by :meth:`save`.
+    resume : bool
+        Load ``checkpoint`` and continue from it.
+    num_trials : int, optional
+        Number of configs to evaluate. One of num_trials, time_out is required.
+    time_out : float, optional
+        Seconds after which no trial is launched and, with ``stop_jobs_after_time_out``,
+        running trials are stopped at their next report.
+    max_reward : float, optional
+        Stop launching once a reward at least this good is reported.
+    reward_attr, time_attr : str
+        Keys of the reward and of the time/fidelity (optional for FIFO) in reports.
+    training_history_callback : callable, optional
+        ``callback(training_history, start_timestamp)``, at most every
+        ``training_history_callback_delta_secs`` seconds, from the runtime thread.
+    delay_get_config : bool
+        Accepted for compatibility; ``get_config`` is always called once a worker is
+        free.
+    stop_jobs_after_time_out : bool
+        See ``time_out``.
+    backend : {'process', 'thread'}
+        Where trials run. ``process`` survives crashing trials and can kill hung ones.
+    mode : {'max', 'min'}
+        Whether the reward is maximized or minimized.
+    total_resources : dict, optional
+        Totals to schedule against (default: detected CPUs and GPUs).
+    max_task_time : float, optional
+        Seconds after which a running trial is killed and recorded as failed.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    output_dir : str, optional
+        Folder for ``results.csv``, ``results.jsonl`` and the trials' checkpoint folders.
+    """
+
+    def _make_policy(self) -> Policy:
+        return FIFOPolicy(self.searcher, reward_attr=self.reward_attr, time_attr=self.time_attr)
+
+
+def _infer_max_t(train_fn, max_t):
+    if max_t is not None:
+        if not isinstance(max_t, numbers.Integral) or isinstance(max_t, bool) or max_t < 2:
+            raise ValueError(f"max_t must be an integer >= 2, got {max_t!r}")
+        return int(max_t)
+    defaults = get_defaults(train_fn)
+    for key in ("epochs", "max_t"):
+        value = defaults.get(key)
+        if value is not None:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 2:
+                raise ValueError(
+                    f"max_t inferred from train_fn.args.{key} must be an integer >= 2, "
+                    f"got {value!r}"
+                )
+            return int(value)
+    raise ValueError(
+        "max_t is needed: pass max_t=, or give train_fn an 'epochs' or 'max_t' default "
+        "(train_fn.args.epochs, train_fn.args.max_t); found none of the three"
+    )
+
+
+class HyperbandScheduler(BaseScheduler):
+    """Asynchronous Hyperband: ``type='stopping'`` or ``type='promotion'`` (ASHA).
+
+    Li et al. (2018), "A System for Massively Parallel Hyperparameter Tuning",
+    https://arxiv.org/abs/1810.05934 . Takes every :class:`FIFOScheduler` parameter
+    plus:
+
+    Parameters
+    ----------
+    max_t : int, optional
+        R, the largest ``time_attr`` value; default ``train_fn.args.epochs``, then
+        ``train_fn.args.max_t``.
+    grace_period : int
+        r, the first rung level (default 1).
+    reduction_factor : int
+        eta >= 2 (default 3): rung levels r * eta**k below R.
+    brackets : int
+        Number of brackets s = 0..brackets-1 (default 1), capped at #levels + 1.
+    type : {'stopping', 'promotion'}
+        Stop poor tasks at rungs, or pause every task at each rung and promote the best
+        paused configs when a worker is free (their next task gets
+        ``args.scheduler.resume_from`` and the same ``reporter.checkpoint_dir``).
+    rung_levels : list of int, optional
+        Explicit rung levels (override grace_period and reduction_factor).
+    rung_system_per_bracket : bool
+        Separate rung systems per bracket (default) or one shared system.
+    random_seed : int
+        Seed of the bracket sampler (default 31415927).
+    searcher_data : {'rungs', 'all', 'rungs_and_last'}
+        Which reports reach ``searcher.update``.
+
+    Reports must carry ``time_attr`` as a positive, increasing integer.
+    ``num_trials`` counts configs started, not tasks.
+    """
+
+    def __init__(
+        self,
+        train_fn,
+        *,
+        max_t=None,
+        grace_period=1,
+        reduction_factor=3,
+        brackets=1,
+        type="stopping",  # noqa: A002 - AutoGluon's parameter name
+        rung_levels=None,
+        rung_system_per_bracket=True,
+        random_seed=31415927,
+        searcher_data="rungs",
+        **kwargs,
+    ):
+        self.max_t = _infer_max_t(train_fn, max_t)
+        self.grace_period = grace_period
+        self.reduction_factor = reduction_factor
+        self.brackets = brackets
+        self.type = type
+        self.rung_levels = rung_levels
+        self.rung_system_per_bracket = rung_system_per_bracket
+        if not isinstance(random_seed, numbers.Integral) or random_seed < 0:
+            raise ValueError(f"random_seed must be an integer >= 0, got {random_seed!r}")
+        self.random_seed = random_seed
+        self.searcher_data = searcher_data
+        if kwargs.get("time_attr", "epoch") is None:
+            raise ValueError("time_attr is required by HyperbandScheduler, got None")
+        super().__init__(train_fn, **kwargs)
+
+    def _make_policy(self) -> Policy:
+        from scheduler.schedulers.hyperband import HyperbandPolicy
+
+        return HyperbandPolicy(
+            self.searcher,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            max_t=self.max_t,
+            grace_period=self.grace_period,
+            reduction_factor=self.reduction_factor,
+            brackets=self.brackets,
+            type=self.type,
+            rung_levels=self.rung_levels,
+            rung_system_per_bracket=self.rung_system_per_bracket,
+            random_seed=self.random_seed,
+            searcher_data=self.searcher_data,
+            mode=self.mode,
+        )

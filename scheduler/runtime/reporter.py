@@ -1,0 +1,167 @@
+"""The task-side reporter: a thin, thread-safe pipe from ``train_fn`` to the scheduler.
+
+``reporter(**result)`` validates the result (DESIGN §4 "Bad reports"), adds
+``time_this_iter`` and ``time_since_start``, sends it over a channel, and waits for the
+decision. It raises :class:`scheduler.TaskStopped` on ``stop`` and ``pause``. It holds no
+queue, no semaphore and no thread: a dead scheduler side shows up as an exception from
+the channel, never as a hang.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+import time
+from collections.abc import Callable
+
+from scheduler._exceptions import TaskStopped
+
+__all__ = ["CONTINUE", "COMPLETE", "PAUSE", "STOP", "Reporter", "validate_result"]
+
+CONTINUE = "continue"
+STOP = "stop"
+PAUSE = "pause"
+COMPLETE = "complete"
+DECISIONS = (CONTINUE, STOP, PAUSE, COMPLETE)
+
+# Keys the reporter adds itself; a user result must not carry them.
+RESERVED_KEYS = ("time_this_iter", "time_since_start")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def validate_result(
+    result: dict,
+    *,
+    reward_attr: str,
+    time_attr: str | None,
+    require_time: bool,
+    last_time: int | None,
+) -> int | None:
+    """Check one reported result; return its time value (or None when it has none).
+
+    Raises ``ValueError`` naming the key and the value for: a missing ``reward_attr``, a
+    missing ``time_attr`` when required, a None or non-numeric reward, a non-integer or
+    non-positive time, a time not larger than the previous report's.
+    NaN rewards are valid here: the runtime ends such a task as ``diverged``.
+    """
+    if not result:
+        raise ValueError("reporter() needs keyword arguments, got none")
+    for key in RESERVED_KEYS:
+        if key in result:
+            raise ValueError(f"reporter() key {key!r} is reserved (added by the reporter)")
+    if reward_attr not in result:
+        raise ValueError(
+            f"reported result has no reward_attr {reward_attr!r}; got keys {sorted(result)}"
+        )
+    reward = result[reward_attr]
+    if not _is_real(reward):
+        raise ValueError(
+            f"reward_attr {reward_attr!r} must be a real number, got {reward!r} "
+            f"of type {type(reward).__name__}"
+        )
+    if time_attr is None or time_attr not in result:
+        if require_time:
+            raise ValueError(
+                f"reported result has no time_attr {time_attr!r}; got keys {sorted(result)}"
+            )
+        return None
+    t = result[time_attr]
+    if not isinstance(t, numbers.Integral) or isinstance(t, bool):
+        raise ValueError(
+            f"time_attr {time_attr!r} must be a positive integer, got {t!r} "
+            f"of type {type(t).__name__}"
+        )
+    t = int(t)
+    if t < 1:
+        raise ValueError(f"time_attr {time_attr!r} must be a positive integer, got {t}")
+    if last_time is not None and t <= last_time:
+        raise ValueError(
+            f"time_attr {time_attr!r} must increase from report to report, "
+            f"got {t} after {last_time}"
+        )
+    return t
+
+
+class Reporter:
+    """Callable handed to ``train_fn(args, reporter)``.
+
+    Parameters
+    ----------
+    send : callable
+        ``send(result: dict) -> str`` delivers a validated result to the scheduler and
+        returns its decision (``continue``, ``complete``, ``stop`` or ``pause``).
+    reward_attr, time_attr : str
+        Names of the reward and time keys.
+    require_time : bool
+        Whether every report must carry ``time_attr`` (Hyperband) or may omit it (FIFO).
+    checkpoint_dir : str
+        A per-config folder that survives pauses and promotions, for the train_fn's own
+        model checkpoints.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[dict], str],
+        *,
+        reward_attr: str,
+        time_attr: str | None,
+        require_time: bool,
+        checkpoint_dir: str | None = None,
+    ):
+        self._send = send
+        self.reward_attr = reward_attr
+        self.time_attr = time_attr
+        self.require_time = require_time
+        self.checkpoint_dir = checkpoint_dir
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._last = self._start
+        self._last_time: int | None = None
+        self._ended: str | None = None
+        self._completed = False
+        self.num_reports = 0
+
+    def __call__(self, **result):
+        with self._lock:
+            if self._ended is not None:
+                raise TaskStopped(self._ended, f"task already ended ({self._ended})")
+            if self._completed:
+                # DESIGN §4: the report after the one at max_t stops the task.
+                self._ended = STOP
+                raise TaskStopped(STOP, "task already reached max_t; no further reports")
+            t = validate_result(
+                result,
+                reward_attr=self.reward_attr,
+                time_attr=self.time_attr,
+                require_time=self.require_time,
+                last_time=self._last_time,
+            )
+            now = time.monotonic()
+            payload = dict(result)
+            payload[self.reward_attr] = float(payload[self.reward_attr])
+            if t is not None:
+                payload[self.time_attr] = t
+                self._last_time = t
+            payload["time_this_iter"] = now - self._last
+            payload["time_since_start"] = now - self._start
+            self._last = now
+            self.num_reports += 1
+            decision = self._send(payload)
+            if decision == CONTINUE:
+                return None
+            if decision == COMPLETE:
+                self._completed = True
+                return None
+            if decision in (STOP, PAUSE):
+                self._ended = decision
+                raise TaskStopped(decision)
+            raise RuntimeError(f"scheduler sent an unknown decision {decision!r}")
+
+
+def is_nan(value: float) -> bool:
+    """True for a float NaN."""
+    return isinstance(value, float) and math.isnan(value)

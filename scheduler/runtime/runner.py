@@ -1,0 +1,434 @@
+"""The runtime: drives one policy over one backend until the experiment is done.
+
+Threads: one loop thread launches tasks when resources are free, enforces
+``max_task_time`` and ``time_out``, and calls the history callback; backend threads
+(task threads, or the process backend's I/O thread) deliver reports and task ends. All
+shared state sits behind one lock that is held only for the policy's decision and the
+bookkeeping around it: no I/O beyond the incremental results files, no callbacks, no
+launches under it. Nothing waits forever: every wait has a timeout and every task end
+(return, exception, death, cancellation) reaches :meth:`Runner.handle_end` exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from scheduler.runtime.backend import CANCELLED, DIED, RAISED, RETURNED, TaskOutcome, TaskSpec
+from scheduler.schedulers.base import Decision, Suggestion
+
+__all__ = ["Runner"]
+
+_ENDED_BY_DECISION = {Decision.STOP: "stopped", Decision.PAUSE: "paused"}
+
+
+@dataclass
+class _Task:
+    task_id: int
+    suggestion: Suggestion
+    allocation: object
+    start_time: float
+    deadline: float | None
+    last_result: dict | None = None
+    pending_status: str | None = None  # stopped / paused / diverged, set by a decision
+    reason: str | None = None
+    completed: bool = False  # got COMPLETE (reached max_t)
+    cancel_status: str | None = None
+    ended: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class Runner:
+    """Coordinates policy, backend, resources, history and results files.
+
+    Parameters are set by the scheduler facade; see :class:`scheduler.FIFOScheduler`.
+    """
+
+    def __init__(
+        self,
+        *,
+        train_fn,
+        policy,
+        backend: str,
+        resources,
+        history,
+        writer,
+        make_args,
+        reward_attr: str,
+        time_attr: str | None,
+        mode: str,
+        num_trials: int | None,
+        time_out: float | None,
+        max_reward: float | None,
+        stop_jobs_after_time_out: bool,
+        max_task_time: float | None,
+        callback,
+        callback_delta_secs: float,
+        progress: bool,
+        checkpoint_root: str,
+        first_task_id: int = 0,
+        first_config_count: int = 0,
+    ):
+        self.train_fn = train_fn
+        self.policy = policy
+        self.backend_name = backend
+        self.resources = resources
+        self.history = history
+        self.writer = writer
+        self.make_args = make_args
+        self.reward_attr = reward_attr
+        self.time_attr = time_attr
+        self.mode = mode
+        self.num_trials = num_trials
+        self.time_out = time_out
+        self.max_reward = max_reward
+        self.stop_jobs_after_time_out = stop_jobs_after_time_out
+        self.max_task_time = max_task_time
+        self.callback = callback
+        self.callback_delta_secs = callback_delta_secs
+        self.progress_enabled = progress
+        self.checkpoint_root = checkpoint_root
+
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._tasks: dict[int, _Task] = {}
+        self._running: set[int] = set()
+        self._next_task_id = first_task_id
+        self.num_configs_started = first_config_count
+        self._max_reward_reached = False
+        self._exhausted_announced = False
+        self._shutdown = False
+        self._launching_done = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backend = None
+        self._error: BaseException | None = None
+        self._start_wall = time.time()
+        self._start = time.monotonic()
+        self._new_results = False
+        self._last_callback = time.monotonic()
+        self._bar = None
+        self._finished = False
+        self.stop_reason: str | None = None
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the loop thread (idempotent)."""
+        if self._thread is not None:
+            return
+        from scheduler.runtime.backend import make_backend
+
+        self._start = time.monotonic()
+        self._start_wall = time.time()
+        self._backend = make_backend(
+            self.backend_name, self.train_fn, self.handle_report, self.handle_end
+        )
+        self._backend.prepare(self.resources.max_concurrency)
+        if self.progress_enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.num_trials, unit="trial", desc="trials", leave=True)
+        self._thread = threading.Thread(
+            target=self._loop_guarded, name="scheduler-loop", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def wait_launching_done(self, timeout: float | None = None) -> bool:
+        return self._wait(self._launching_done, timeout)
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        return self._wait(self._done, timeout)
+
+    def _wait(self, event: threading.Event, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not event.is_set():
+                # Short waits keep Ctrl-C responsive in the main thread.
+                step = 0.2 if deadline is None else min(0.2, max(0.0, deadline - time.monotonic()))
+                event.wait(step)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except KeyboardInterrupt:
+            self.shutdown("interrupted by the user (KeyboardInterrupt)")
+            raise
+        if self._error is not None:
+            raise RuntimeError("the scheduler's runtime loop failed") from self._error
+        return event.is_set()
+
+    def shutdown(self, reason: str = "scheduler shut down", timeout: float = 5.0) -> None:
+        """Stop launching, cancel running tasks, release the backend."""
+        with self._cond:
+            self._shutdown = True
+            self.stop_reason = self.stop_reason or reason
+            running = sorted(self._running)
+            for task_id in running:
+                self._tasks[task_id].cancel_status = "stopped"
+            self._cond.notify_all()
+        if self._backend is not None:
+            for task_id in running:
+                self._backend.cancel(task_id, reason)
+        if self._thread is not None:
+            self._done.wait(timeout)
+        self._finish()
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        if self._backend is not None:
+            self._backend.shutdown()
+        if self.writer is not None:
+            self.writer.close()
+        self._call_callback(force=True)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self._launching_done.set()
+        self._done.set()
+
+    # -- the loop thread -----------------------------------------------------------
+    def _loop_guarded(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by wait_*()
+            self._error = exc
+            with self._cond:
+                self._shutdown = True
+                running = sorted(self._running)
+            for task_id in running:
+                self._backend.cancel(task_id, f"runtime loop failed: {exc!r}")
+            self._launching_done.set()
+            self._done.set()
+            return
+        self._finish()
+
+    def _allow_new(self, now: float) -> bool:
+        if self._shutdown or self._max_reward_reached or self.policy.exhausted:
+            return False
+        if self.num_trials is not None and self.num_configs_started >= self.num_trials:
+            return False
+        if self.time_out is not None and now - self._start >= self.time_out:
+            return False
+        return True
+
+    def _loop(self) -> None:
+        while True:
+            launches: list[TaskSpec] = []
+            cancels: list[tuple[int, str]] = []
+            with self._cond:
+                now = time.monotonic()
+                for task_id in sorted(self._running):
+                    task = self._tasks[task_id]
+                    if (
+                        task.deadline is not None
+                        and now >= task.deadline
+                        and task.cancel_status is None
+                    ):
+                        task.cancel_status = "failed"
+                        cancels.append((task_id, f"exceeded max_task_time={self.max_task_time}s"))
+                while not self._shutdown and self.resources.can_acquire():
+                    allow_new = self._allow_new(now)
+                    suggestion = self.policy.suggest(allow_new)
+                    if suggestion is None:
+                        break
+                    launches.append(self._register(suggestion, now))
+                if not self._allow_new(now):
+                    if self.policy.exhausted and not self._exhausted_announced:
+                        self._exhausted_announced = True
+                        self.stop_reason = "the search space is exhausted"
+                        logging.getLogger("scheduler").warning(
+                            "search space exhausted after %d configs; no more new trials",
+                            self.num_configs_started,
+                        )
+                    self._launching_done.set()
+                if (
+                    self._launching_done.is_set()
+                    and not self._running
+                    and not launches
+                    and not cancels
+                ):
+                    return
+                if not launches and not cancels:
+                    self._cond.wait(self._wait_timeout(now))
+            for spec in launches:
+                self._launch(spec)
+            for task_id, reason in cancels:
+                self._backend.cancel(task_id, reason)
+            self._call_callback(force=False)
+
+    def _wait_timeout(self, now: float) -> float:
+        timeout = 1.0
+        deadlines = [
+            self._tasks[t].deadline for t in self._running if self._tasks[t].deadline is not None
+        ]
+        if deadlines:
+            timeout = min(timeout, max(0.0, min(deadlines) - now) + 0.001)
+        if self.time_out is not None and not self._launching_done.is_set():
+            timeout = min(timeout, max(0.0, self._start + self.time_out - now) + 0.001)
+        if self.callback is not None and self._new_results:
+            timeout = min(timeout, max(0.0, self._last_callback + self.callback_delta_secs - now))
+        return timeout
+
+    def _register(self, suggestion: Suggestion, now: float) -> TaskSpec:
+        allocation = self.resources.acquire()
+        task_id = self._next_task_id
+        self._next_task_id += 1
+        if suggestion.new_config:
+            self.num_configs_started += 1
+        deadline = None if self.max_task_time is None else now + self.max_task_time
+        task = _Task(task_id, suggestion, allocation, now, deadline)
+        self._tasks[task_id] = task
+        self._running.add(task_id)
+        self.history.start_task(
+            task_id,
+            suggestion.config_id,
+            suggestion.config,
+            bracket=suggestion.bracket,
+            resume_from=suggestion.resume_from,
+            start_time=time.time(),
+        )
+        self.policy.on_task_start(task_id, suggestion)
+        checkpoint_dir = os.path.join(self.checkpoint_root, f"config_{suggestion.config_id}")
+        args = self.make_args(
+            self.train_fn,
+            suggestion.config,
+            task_id=task_id,
+            config_id=suggestion.config_id,
+            resume_from=suggestion.resume_from,
+            gpu_ids=list(allocation.gpu_ids),
+        )
+        return TaskSpec(
+            task_id=task_id,
+            args=args,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            require_time=self.policy.require_time,
+            checkpoint_dir=checkpoint_dir,
+            gpu_ids=tuple(allocation.gpu_ids),
+        )
+
+    def _launch(self, spec: TaskSpec) -> None:
+        try:
+            self._backend.start(spec)
+        except Exception as exc:  # noqa: BLE001 - a launch failure fails that task only
+            self.handle_end(spec.task_id, TaskOutcome(RAISED, error=f"launch failed: {exc!r}"))
+
+    # -- called from backend threads ---------------------------------------------
+    def handle_report(self, task_id: int, result: dict) -> str:
+        """Decide on one report; returns the decision string for the reporter."""
+        with self._cond:
+            task = self._tasks.get(task_id)
+            if task is None or task.ended or task.cancel_status is not None:
+                return Decision.STOP.value
+            reward = result[self.reward_attr]
+            t = result.get(self.time_attr) if self.time_attr else None
+            resume_from = task.suggestion.resume_from
+            replay = resume_from is not None and t is not None and t <= resume_from
+            if task.suggestion.bracket is not None:
+                result["bracket"] = task.suggestion.bracket
+            if math.isnan(reward):
+                decision = Decision.STOP
+                task.pending_status = "diverged"
+                task.reason = f"reward_attr {self.reward_attr!r} is NaN at {self.time_attr}={t}"
+            elif replay:
+                decision = Decision.CONTINUE
+            else:
+                decision = Decision(self.policy.on_report(task_id, result))
+                task.last_result = result
+                if (
+                    decision in (Decision.CONTINUE, Decision.COMPLETE)
+                    and self.stop_jobs_after_time_out
+                    and self.time_out is not None
+                    and time.monotonic() - self._start >= self.time_out
+                ):
+                    decision = Decision.STOP
+                    task.reason = f"time_out={self.time_out}s reached"
+                if self.max_reward is not None and (
+                    reward >= self.max_reward if self.mode == "max" else reward <= self.max_reward
+                ):
+                    if not self._max_reward_reached:
+                        self._max_reward_reached = True
+                        self.stop_reason = f"max_reward={self.max_reward} reached"
+                        self._cond.notify_all()
+            if decision in _ENDED_BY_DECISION and task.pending_status is None:
+                task.pending_status = _ENDED_BY_DECISION[decision]
+            if decision == Decision.COMPLETE:
+                task.completed = True
+            row = self.history.add_report(task_id, result, decision=decision.value, replay=replay)
+            if self.writer is not None:
+                self.writer.write(row, task.suggestion.config)
+            self._new_results = True
+            if self.callback is not None and (
+                time.monotonic() - self._last_callback >= self.callback_delta_secs
+            ):
+                self._cond.notify_all()
+        return decision.value
+
+    def handle_end(self, task_id: int, outcome: TaskOutcome) -> None:
+        """Record how a task ended; free its resources; wake the loop."""
+        with self._cond:
+            task = self._tasks.get(task_id)
+            if task is None or task.ended:
+                return
+            task.ended = True
+            self._running.discard(task_id)
+            traceback = None
+            if outcome.kind == CANCELLED and task.cancel_status is not None:
+                status, reason = task.cancel_status, outcome.error
+            elif task.pending_status is not None:
+                status, reason = task.pending_status, task.reason
+            elif outcome.kind == RAISED:
+                status, reason, traceback = "failed", outcome.error, outcome.traceback
+            elif outcome.kind in (DIED, CANCELLED):
+                status, reason = "failed", outcome.error
+            elif task.completed:
+                status, reason = "completed", None
+            elif outcome.kind == RETURNED and outcome.num_reports == 0:
+                status, reason = "failed", "train_fn returned without reporting any result"
+            elif outcome.kind == RETURNED:
+                status, reason = "completed", None
+            else:  # TaskStopped raised by the reporter itself (report after completion)
+                status, reason = "completed", None
+            self.history.end_task(
+                task_id, status, reason=reason, traceback=traceback, end_time=time.time()
+            )
+            self.policy.on_task_end(task_id, status, task.last_result)
+            self.resources.release(task.allocation)
+            if self._bar is not None:
+                self._bar.update(1)
+                best = self.history.best_reward()
+                if best is not None:
+                    self._bar.set_postfix(best=f"{best:.4g}", refresh=False)
+            self._cond.notify_all()
+
+    # -- callbacks -----------------------------------------------------------------
+    def _call_callback(self, force: bool) -> None:
+        if self.callback is None:
+            return
+        now = time.monotonic()
+        if not self._new_results or (
+            not force and now - self._last_callback < self.callback_delta_secs
+        ):
+            return
+        self._new_results = False
+        self._last_callback = now
+        self.callback(self.history.training_history, self._start_wall)
+
+    # -- introspection ---------------------------------------------------------------
+    @property
+    def num_running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    @property
+    def next_task_id(self) -> int:
+        return self._next_task_id

@@ -1,0 +1,246 @@
+"""Asynchronous Hyperband policy: stopping and promotion (ASHA) over the rung kernels.
+
+Li, Jamieson, Rostamizadeh, Gonina, Hardt, Recht, Talwalkar (2018), "A System for
+Massively Parallel Hyperparameter Tuning", https://arxiv.org/abs/1810.05934 .
+Symbols: r (``grace_period``), eta (``reduction_factor``), R (``max_t``), s (bracket).
+
+Every rung decision is taken by a kernel from :mod:`scheduler._kernels`
+(``StoppingRungs``, ``PromotionRungs``, ``BracketSampler``); this module only routes
+reports to the right rung system and turns the kernels' answers into decisions.
+"""
+
+from __future__ import annotations
+
+from scheduler import _kernels
+from scheduler.schedulers.base import Decision, Policy, Suggestion
+
+__all__ = ["HyperbandPolicy", "RUNG_SYSTEMS", "SEARCHER_DATA"]
+
+#: rung system registry, picked by ``type``
+RUNG_SYSTEMS = {"stopping": "StoppingRungs", "promotion": "PromotionRungs"}
+SEARCHER_DATA = ("rungs", "all", "rungs_and_last")
+
+
+class HyperbandPolicy(Policy):
+    """Asynchronous successive halving with brackets.
+
+    Parameters
+    ----------
+    searcher : BaseSearcher
+        Proposes new configs.
+    max_t : int
+        R, the largest ``time_attr`` value a task reaches; a report at ``t >= R``
+        completes it.
+    grace_period, reduction_factor : int
+        r and eta: rung levels r * eta**k below R (ignored if ``rung_levels`` is given).
+    brackets : int
+        Number of brackets (capped at the number of rung levels + 1).
+    type : {'stopping', 'promotion'}
+        Stop tasks at rungs, or pause them and promote the best paused configs (ASHA).
+    rung_levels : list of int, optional
+        Explicit rung levels.
+    rung_system_per_bracket : bool
+        One rung system per bracket (True) or one shared system where bracket s skips the
+        lowest s rungs (False).
+    random_seed : int
+        Seed of the bracket sampler.
+    searcher_data : {'rungs', 'all', 'rungs_and_last'}
+        Which reports reach ``searcher.update``.
+    """
+
+    require_time = True
+
+    def __init__(
+        self,
+        searcher,
+        *,
+        reward_attr: str,
+        time_attr: str,
+        max_t: int,
+        grace_period: int = 1,
+        reduction_factor: int = 3,
+        brackets: int = 1,
+        type: str = "stopping",  # noqa: A002 - AutoGluon's parameter name
+        rung_levels=None,
+        rung_system_per_bracket: bool = True,
+        random_seed: int = 31415927,
+        searcher_data: str = "rungs",
+        mode: str = "max",
+    ):
+        if type not in RUNG_SYSTEMS:
+            raise ValueError(f"type must be 'stopping' or 'promotion', got {type!r}")
+        if searcher_data not in SEARCHER_DATA:
+            raise ValueError(
+                f"searcher_data must be one of {list(SEARCHER_DATA)}, got {searcher_data!r}"
+            )
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.searcher = searcher
+        self.reward_attr = reward_attr
+        self.time_attr = time_attr
+        self.type = type
+        self.mode = mode
+        self.searcher_data = searcher_data
+        self.max_t = max_t
+        self.levels, self.quantiles = _kernels.rung_levels(
+            grace_period, reduction_factor, max_t, rung_levels
+        )
+        self.rung_system_per_bracket = bool(rung_system_per_bracket)
+        self.random_seed = random_seed
+        self.sampler = _kernels.BracketSampler(self.levels, max_t, brackets, random_seed)
+        self.num_brackets = self.sampler.num_brackets
+        self._level_set = frozenset(self.levels)
+        self.systems = self._make_systems()
+        self._next_config_id = 0
+        self._exhausted = False
+        self.configs: dict[int, dict] = {}  # config_id -> config
+        self.brackets: dict[int, int] = {}  # config_id -> bracket
+        self._dead: set[int] = set()  # configs whose task failed: never promoted
+        self._tasks: dict[int, int] = {}  # running task_id -> config_id
+        self._last_unsent: dict[int, dict] = {}  # task_id -> last report not given to searcher
+
+    # -- rung systems ------------------------------------------------------------------
+    def _new_system(self, first: int):
+        levels, quantiles = self.levels[first:], self.quantiles[first:]
+        if not levels:
+            return None  # the full-budget bracket: no rungs, tasks run to max_t
+        if self.type == "stopping":
+            return _kernels.StoppingRungs(levels, quantiles, self.mode)
+        return _kernels.PromotionRungs(levels, quantiles, self.max_t, self.mode)
+
+    def _make_systems(self) -> list:
+        if self.rung_system_per_bracket:
+            return [self._new_system(s) for s in range(self.num_brackets)]
+        return [self._new_system(0)]
+
+    def _system(self, bracket: int):
+        """(rung system, skip_rungs) for a bracket."""
+        if self.rung_system_per_bracket:
+            return self.systems[bracket], 0
+        return self.systems[0], bracket
+
+    # -- Policy ------------------------------------------------------------------------
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+    def _promotion(self) -> Suggestion | None:
+        for system in self.systems:
+            if system is None:
+                continue
+            while True:
+                found = system.promote()
+                if found is None:
+                    break
+                config_id, resume_from = found
+                if config_id in self._dead:
+                    continue  # flagged promoted by the kernel, so never returned again
+                return Suggestion(
+                    config=self.configs[config_id],
+                    config_id=config_id,
+                    new_config=False,
+                    bracket=self.brackets[config_id],
+                    resume_from=int(resume_from),
+                )
+        return None
+
+    def suggest(self, allow_new: bool) -> Suggestion | None:
+        if self.type == "promotion":
+            promotion = self._promotion()
+            if promotion is not None:
+                return promotion
+        if not allow_new or self._exhausted:
+            return None
+        config = self.searcher.get_config()
+        if config is None:
+            self._exhausted = True
+            return None
+        config_id = self._next_config_id
+        self._next_config_id += 1
+        bracket = int(self.sampler.sample())
+        self.configs[config_id] = dict(config)
+        self.brackets[config_id] = bracket
+        if self.type == "promotion":
+            system, skip = self._system(bracket)
+            if system is not None:
+                system.add(config_id, skip)
+        return Suggestion(config=dict(config), config_id=config_id, bracket=bracket)
+
+    def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
+        self._tasks[task_id] = suggestion.config_id
+        if suggestion.new_config:
+            self.searcher.register_pending(suggestion.config)
+
+    def on_report(self, task_id: int, result: dict) -> Decision:
+        config_id = self._tasks[task_id]
+        t = int(result[self.time_attr])
+        reward = float(result[self.reward_attr])
+        system, skip = self._system(self.brackets[config_id])
+        if system is None:
+            go = True
+        elif self.type == "stopping":
+            go = system.on_report(task_id, t, reward, skip)
+        else:
+            go = system.on_report(config_id, t, reward)
+        if t >= self.max_t:
+            decision = Decision.COMPLETE
+        elif go:
+            decision = Decision.CONTINUE
+        else:
+            decision = Decision.STOP if self.type == "stopping" else Decision.PAUSE
+        at_rung = t in self._level_set or t >= self.max_t
+        if self.searcher_data == "all" or at_rung:
+            self._update_searcher(config_id, result)
+            self._last_unsent.pop(task_id, None)
+        elif self.searcher_data == "rungs_and_last":
+            self._last_unsent[task_id] = result
+        return decision
+
+    def _update_searcher(self, config_id: int, result: dict) -> None:
+        rest = {k: v for k, v in result.items() if k != self.reward_attr}
+        self.searcher.update(self.configs[config_id], result[self.reward_attr], **rest)
+
+    def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
+        config_id = self._tasks.pop(task_id, None)
+        if config_id is None:
+            return
+        pending = self._last_unsent.pop(task_id, None)
+        if status in ("failed", "diverged"):
+            self._dead.add(config_id)
+            self.searcher.evaluation_failed(self.configs[config_id])
+        elif pending is not None:
+            self._update_searcher(config_id, pending)
+
+    # -- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "type": self.type,
+            "levels": list(self.levels),
+            "max_t": self.max_t,
+            "next_config_id": self._next_config_id,
+            "exhausted": self._exhausted,
+            "configs": [[cid, self.configs[cid], self.brackets[cid]] for cid in self.configs],
+            "dead": sorted(self._dead),
+            "sampler": self.sampler.state_dict(),
+            "systems": [None if s is None else s.state_dict() for s in self.systems],
+            "searcher": self.searcher.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["type"] != self.type or state["levels"] != list(self.levels):
+            raise ValueError(
+                f"state is for type={state['type']!r} with rung levels {state['levels']}, "
+                f"this scheduler has type={self.type!r} with rung levels {list(self.levels)}"
+            )
+        self._next_config_id = int(state["next_config_id"])
+        self._exhausted = bool(state["exhausted"])
+        self.configs = {int(cid): dict(cfg) for cid, cfg, _ in state["configs"]}
+        self.brackets = {int(cid): int(b) for cid, _, b in state["configs"]}
+        self._dead = {int(c) for c in state["dead"]}
+        self.sampler = type(self.sampler).from_state_dict(state["sampler"])
+        kinds = [type(s) for s in self.systems]
+        self.systems = [
+            None if d is None else kind.from_state_dict(d)
+            for kind, d in zip(kinds, state["systems"])
+        ]
+        self.searcher.load_state_dict(state["searcher"])

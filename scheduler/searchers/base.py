@@ -1,0 +1,295 @@
+"""The searcher interface and the bookkeeping every searcher shares.
+
+A searcher proposes configs (:meth:`BaseSearcher.get_config`) and learns from their
+results (:meth:`BaseSearcher.update`). It is policy only: it does no I/O, owns no
+threads and is not thread-safe (the scheduler serializes calls). Its state is plain
+JSON (:meth:`BaseSearcher.state_dict`), so a run can resume with the same stream of
+configs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from scheduler.space import SearchSpace
+
+__all__ = ["DEFAULT_RANDOM_SEED", "BaseSearcher"]
+
+#: The seed used when ``random_seed`` is None (AutoGluon's default, too).
+DEFAULT_RANDOM_SEED = 31415927
+
+#: Version of the layout of :meth:`BaseSearcher.state_dict`.
+STATE_VERSION = 1
+
+_MISSING: Any = object()
+
+
+def _as_space(space: Any) -> SearchSpace:
+    if isinstance(space, SearchSpace):
+        return space
+    if isinstance(space, Mapping):
+        return SearchSpace(space)
+    raise ValueError(f"space must be a SearchSpace or a dict of domains, got {space!r}")
+
+
+class BaseSearcher:
+    """Base class of searchers: seen configs, pending evaluations, results, best config.
+
+    Parameters
+    ----------
+    space : SearchSpace or dict
+        The space to search (a dict is wrapped in a SearchSpace).
+    reward_attr : str
+        The reported metric that :meth:`update` takes as the reward when none is passed.
+    mode : {'max', 'min'}
+        Whether a larger or a smaller reward is better.
+    random_seed : int, optional
+        Seed of the searcher's ``numpy.random.Generator`` (:attr:`rng`); None means
+        :data:`DEFAULT_RANDOM_SEED` (31415927), so runs are reproducible by default.
+
+    Subclasses implement :meth:`_propose`, and :meth:`_extra_state` /
+    :meth:`_load_extra_state` if they keep more state. A config is *seen* once it was
+    proposed, registered as pending, updated or failed; searchers never propose a seen
+    config again. Configs are compared by :meth:`SearchSpace.config_key`.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace | Mapping[str, Any],
+        reward_attr: str = "accuracy",
+        mode: str = "max",
+        random_seed: int | None = None,
+    ):
+        self.space = _as_space(space)
+        if not isinstance(reward_attr, str) or not reward_attr:
+            raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        seed = DEFAULT_RANDOM_SEED if random_seed is None else random_seed
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"random_seed must be an integer >= 0 or None, got {random_seed!r}")
+        self.reward_attr = reward_attr
+        self.mode = mode
+        self.random_seed = int(seed)
+        self.rng = np.random.default_rng(self.random_seed)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._seen: dict[str, int | None] = {}  # key -> index in a finite space, else None
+        self._configs: dict[str, dict[str, Any]] = {}  # key -> config
+        self._seen_in_space = 0  # seen keys with an index
+        self._pending: dict[str, int | None] = {}  # key -> milestone
+        self._results: dict[str, float] = {}  # key -> latest reward, in first-record order
+        self._failed: dict[str, None] = {}  # keys, in order
+
+    # -- to be provided by subclasses ----------------------------------------
+
+    def _propose(self, **kwargs: Any) -> dict[str, Any] | None:
+        """A config not seen yet, or None when there is none left."""
+        raise NotImplementedError
+
+    def _on_seen(self, index: int) -> None:
+        """Called when the config with this index in a finite space becomes seen."""
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    # -- the searcher interface ----------------------------------------------
+
+    def get_config(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The next config to evaluate, or None when the space is exhausted.
+
+        Keyword arguments (scheduler context such as ``elapsed_time``) are accepted and
+        ignored by the searchers that do not use them.
+        """
+        config = self._propose(**kwargs)
+        if config is None:
+            return None
+        self._mark_seen(config)
+        return dict(config)
+
+    def update(self, config: Any = _MISSING, reward: Any = None, /, **result: Any) -> None:
+        """Record ``reward`` for ``config`` (the latest reward of a config counts).
+
+        Called as ``update(config, reward, **result)``, or AutoGluon's way,
+        ``update(config=config, **result)`` with the reward in ``result[reward_attr]``.
+        A NaN or infinite reward (a diverged evaluation) is not recorded; the config
+        stays seen either way. The config is no longer pending.
+        """
+        if config is _MISSING:
+            if "config" not in result:
+                raise ValueError("update() needs a config, got none")
+            config = result.pop("config")
+        if reward is None:
+            if self.reward_attr in result:
+                reward = result[self.reward_attr]
+            elif "reward" in result:
+                reward = result["reward"]
+            else:
+                raise ValueError(
+                    f"update() needs a reward: pass it, or report {self.reward_attr!r} "
+                    f"(reward_attr), got result keys {sorted(result)}"
+                )
+        if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, numbers.Real):
+            raise ValueError(f"reward must be a number, got {reward!r}")
+        value = float(reward)
+        key = self._mark_seen(config)
+        self._pending.pop(key, None)
+        if math.isfinite(value):
+            self._results[key] = value
+
+    def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
+        """Note that ``config`` is being evaluated (up to ``milestone``, if given)."""
+        if milestone is not None and (
+            isinstance(milestone, (bool, np.bool_)) or not isinstance(milestone, numbers.Integral)
+        ):
+            raise ValueError(f"milestone must be an integer or None, got {milestone!r}")
+        key = self._mark_seen(config)
+        self._pending[key] = None if milestone is None else int(milestone)
+
+    def evaluation_failed(self, config: Mapping[str, Any], **kwargs: Any) -> None:
+        """Note that the evaluation of ``config`` failed; it is not proposed again."""
+        key = self._mark_seen(config)
+        self._pending.pop(key, None)
+        self._failed[key] = None
+
+    def get_best_config(self) -> dict[str, Any] | None:
+        """The config with the best recorded reward (the first one on ties), or None."""
+        key = self._best_key()
+        return None if key is None else dict(self._configs[key])
+
+    def get_best_reward(self) -> float | None:
+        """The best recorded reward, or None if no reward was recorded."""
+        key = self._best_key()
+        return None if key is None else self._results[key]
+
+    @property
+    def num_seen(self) -> int:
+        """Number of distinct configs seen (proposed, pending, updated or failed)."""
+        return len(self._seen)
+
+    @property
+    def num_results(self) -> int:
+        """Number of distinct configs with a recorded reward."""
+        return len(self._results)
+
+    @property
+    def num_failed(self) -> int:
+        return len(self._failed)
+
+    def pending_configs(self) -> list[dict[str, Any]]:
+        """The configs registered as pending and not yet updated or failed."""
+        return [dict(self._configs[key]) for key in self._pending]
+
+    # -- bookkeeping ---------------------------------------------------------
+
+    def _is_seen(self, config: Mapping[str, Any]) -> bool:
+        return self.space.config_key(config) in self._seen
+
+    def _mark_seen(self, config: Any) -> str:
+        if not isinstance(config, Mapping):
+            raise ValueError(f"config must be a dict of hyperparameter values, got {config!r}")
+        key = self.space.config_key(config)
+        if key not in self._seen:
+            self._add_seen(key, dict(config))
+        return key
+
+    def _add_seen(self, key: str, config: dict[str, Any]) -> None:
+        index = self.space.index_of(config)
+        self._seen[key] = index
+        self._configs[key] = config
+        if index is not None:
+            self._seen_in_space += 1
+            self._on_seen(index)
+
+    def _best_key(self) -> str | None:
+        best_key, best = None, 0.0
+        for key, reward in self._results.items():
+            if best_key is None or (reward > best if self.mode == "max" else reward < best):
+                best_key, best = key, reward
+        return best_key
+
+    # -- state ---------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The searcher's state as plain JSON-able data (the generator state included)."""
+
+        def encoded(key: str) -> Any:
+            return json.loads(key)
+
+        return {
+            "searcher": type(self).__name__,
+            "version": STATE_VERSION,
+            "space": self.space.fingerprint(),
+            "reward_attr": self.reward_attr,
+            "mode": self.mode,
+            "random_seed": self.random_seed,
+            "rng": self.rng.bit_generator.state,
+            "seen": [encoded(key) for key in self._seen],
+            "pending": [[encoded(key), milestone] for key, milestone in self._pending.items()],
+            "results": [[encoded(key), reward] for key, reward in self._results.items()],
+            "failed": [encoded(key) for key in self._failed],
+            **self._extra_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output; the searcher continues the same stream.
+
+        Raises ValueError if the state comes from another searcher type, another search
+        space, another ``reward_attr`` or ``mode``.
+        """
+        expected = {
+            "searcher": type(self).__name__,
+            "version": STATE_VERSION,
+            "space": json.loads(json.dumps(self.space.fingerprint())),
+            "reward_attr": self.reward_attr,
+            "mode": self.mode,
+        }
+        for field, value in expected.items():
+            if state.get(field) != value:
+                raise ValueError(
+                    f"cannot load searcher state: {field} must be {value!r}, "
+                    f"got {state.get(field)!r}"
+                )
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"cannot load searcher state: bad rng state ({exc})") from None
+        self.rng = rng
+        self.random_seed = state.get("random_seed", self.random_seed)
+        self._clear()
+        self._clear_extra()
+        for item in state.get("seen", []):  # in order: the seen order is kept
+            self._load_seen(item)
+        for item, milestone in state.get("pending", []):
+            self._pending[self._load_seen(item)] = milestone
+        for item, reward in state.get("results", []):
+            self._results[self._load_seen(item)] = float(reward)
+        for item in state.get("failed", []):
+            self._failed[self._load_seen(item)] = None
+        self._load_extra_state(state)
+
+    def _clear_extra(self) -> None:
+        """Reset subclass state before :meth:`load_state_dict` replays the seen configs."""
+
+    def _load_seen(self, encoded: Mapping[str, Any]) -> str:
+        key = self.space.encoding_key(encoded)
+        if key not in self._seen:
+            self._add_seen(key, self.space.decode_config(encoded))
+        return key
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.space!r}, reward_attr={self.reward_attr!r}, "
+            f"mode={self.mode!r}, random_seed={self.random_seed!r})"
+        )

@@ -1,0 +1,260 @@
+"""ResultsWriter (incremental results.csv / results.jsonl) and results_table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from scheduler._history import History
+from scheduler._results import (
+    ResultsWriter,
+    csv_cell,
+    flatten_config,
+    read_jsonl,
+    results_table,
+    to_jsonable,
+)
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def make_row(task_id, epoch, acc, **extra):
+    return {
+        "epoch": epoch,
+        "acc": acc,
+        "time_this_iter": 0.5,
+        "time_since_start": 0.5 * epoch,
+        "task_id": task_id,
+        "config_id": task_id,
+        "decision": "continue",
+        "replay": False,
+        **extra,
+    }
+
+
+def test_rows_are_readable_after_each_write(tmp_path):
+    writer = ResultsWriter(tmp_path / "out" / "run1")  # parents are created
+    for i in range(1, 5):
+        writer.write(make_row(0, i, 0.1 * i), {"lr": 0.01, "wd": 1e-3})
+        # not closed: both files already hold every row
+        rows = read_csv(writer.csv_path)
+        assert rows[0] == [
+            "epoch",
+            "acc",
+            "time_this_iter",
+            "time_since_start",
+            "task_id",
+            "config_id",
+            "decision",
+            "replay",
+            "config.lr",
+            "config.wd",
+        ]
+        assert len(rows) == 1 + i
+        assert rows[-1][:2] == [str(i), repr(0.1 * i)]
+        assert rows[-1][-2:] == ["0.01", "0.001"]
+        lines = read_jsonl(writer.jsonl_path)
+        assert len(lines) == i
+        assert lines[-1]["acc"] == 0.1 * i and lines[-1]["config.lr"] == 0.01
+    assert writer.rows_written == 4
+    writer.close()
+    writer.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(make_row(0, 5, 0.5), {})
+
+
+def test_new_key_widens_the_header_and_keeps_every_row(tmp_path):
+    with ResultsWriter(tmp_path) as writer:
+        writer.write(make_row(0, 1, 0.5), {"lr": 0.1})
+        writer.write(make_row(0, 2, 0.6), {"lr": 0.1})
+        # a conditional search space: a later config has a new parameter; and a new key
+        writer.write(make_row(1, 1, 0.7, bracket=2), {"lr": 0.2, "momentum": 0.9})
+        rows = read_csv(writer.csv_path)
+        assert rows[0][-3:] == ["config.lr", "bracket", "config.momentum"]
+        assert [len(r) for r in rows] == [len(rows[0])] * 4
+        assert [r[1] for r in rows[1:]] == ["0.5", "0.6", "0.7"]
+        assert rows[1][-2:] == ["", ""] and rows[3][-2:] == ["2", "0.9"]
+        # a row without some keys: empty cells, no rewrite needed
+        writer.write({"epoch": 3, "acc": 0.8}, None)
+        rows = read_csv(writer.csv_path)
+        assert rows[-1] == ["3", "0.8"] + [""] * (len(rows[0]) - 2)
+        assert writer.header == rows[0]
+    assert sorted(os.listdir(tmp_path)) == ["results.csv", "results.jsonl"]  # no temp left
+    assert len(read_jsonl(tmp_path / "results.jsonl")) == 4
+
+
+def test_resume_appends_without_a_second_header(tmp_path):
+    with ResultsWriter(tmp_path) as writer:
+        writer.write(make_row(0, 1, 0.5), {"lr": 0.1})
+        writer.write(make_row(0, 2, 0.6), {"lr": 0.1})
+    with ResultsWriter(tmp_path, resume=True) as writer:
+        assert writer.rows_written == 2
+        assert writer.header[0] == "epoch"
+        writer.write(make_row(1, 1, 0.7), {"lr": 0.2})
+        writer.write(make_row(1, 2, 0.8, bracket=1), {"lr": 0.2})  # widen after resume
+    rows = read_csv(tmp_path / "results.csv")
+    assert rows[0].count("epoch") == 1
+    assert sum(r[0] == "epoch" for r in rows) == 1
+    assert [r[1] for r in rows[1:]] == ["0.5", "0.6", "0.7", "0.8"]
+    assert rows[0][-1] == "bracket" and rows[-1][-1] == "1"
+    assert [r["acc"] for r in read_jsonl(tmp_path / "results.jsonl")] == [0.5, 0.6, 0.7, 0.8]
+    # without resume the files start afresh
+    with ResultsWriter(tmp_path) as writer:
+        writer.write(make_row(2, 1, 0.9), {})
+    assert len(read_csv(tmp_path / "results.csv")) == 2
+    assert len(read_jsonl(tmp_path / "results.jsonl")) == 1
+
+
+def test_resume_drops_a_torn_last_line(tmp_path):
+    with ResultsWriter(tmp_path) as writer:
+        writer.write(make_row(0, 1, 0.5), {})
+    with open(tmp_path / "results.csv", "a") as f:
+        f.write("2,0.6,0.5")  # a crash mid-row
+    with open(tmp_path / "results.jsonl", "a") as f:
+        f.write('{"epoch": 2, "ac')
+    with ResultsWriter(tmp_path, resume=True) as writer:
+        assert writer.rows_written == 1
+        writer.write(make_row(0, 2, 0.6), {})
+    rows = read_csv(tmp_path / "results.csv")
+    assert [r[:2] for r in rows[1:]] == [["1", "0.5"], ["2", "0.6"]]
+    assert [r["epoch"] for r in read_jsonl(tmp_path / "results.jsonl")] == [1, 2]
+
+
+def test_resume_with_missing_or_empty_files(tmp_path):
+    (tmp_path / "results.csv").write_text("")
+    with ResultsWriter(tmp_path, resume=True) as writer:
+        assert writer.rows_written == 0
+        writer.write(make_row(0, 1, 0.5), {})
+    assert read_csv(tmp_path / "results.csv")[0][0] == "epoch"
+    with ResultsWriter(tmp_path / "new", resume=True) as writer:
+        writer.write(make_row(0, 1, 0.5), {})
+    assert len(read_csv(tmp_path / "new" / "results.csv")) == 2
+
+
+class Opaque:
+    def __repr__(self):
+        return "<Opaque>"
+
+
+class BrokenRepr:
+    def __repr__(self):
+        raise RuntimeError("no")
+
+
+def test_numpy_and_odd_values_never_crash(tmp_path):
+    row = make_row(
+        np.int64(3),
+        np.int32(1),
+        np.float32(0.25),
+        flag=np.bool_(True),
+        arr=np.arange(3),
+        mat=np.eye(2),
+        tup=(1, "a"),
+        nested={"k": np.float64(1.5), 2: [np.int8(1)]},
+        obj=Opaque(),
+        broken=BrokenRepr(),
+        nan=float("nan"),
+        none=None,
+        text='say "hi", then\nleave',
+    )
+    with ResultsWriter(tmp_path) as writer:
+        writer.write(row, {"choice": ("x", 1), "arr": np.array([0.5])})
+    [line] = read_jsonl(tmp_path / "results.jsonl")
+    assert line["task_id"] == 3 and line["epoch"] == 1 and line["acc"] == 0.25
+    assert line["flag"] is True
+    assert line["arr"] == [0, 1, 2] and line["mat"] == [[1.0, 0.0], [0.0, 1.0]]
+    assert line["tup"] == [1, "a"]
+    assert line["nested"] == {"k": 1.5, "2": [1]}
+    assert line["obj"] == "<Opaque>"
+    assert line["broken"] == "<unrepresentable BrokenRepr>"
+    assert math.isnan(line["nan"]) and line["none"] is None
+    assert line["config.choice"] == ["x", 1] and line["config.arr"] == [0.5]
+    header, cells = read_csv(tmp_path / "results.csv")
+    got = dict(zip(header, cells))
+    assert got["task_id"] == "3" and got["acc"] == "0.25" and got["flag"] == "True"
+    assert json.loads(got["arr"]) == [0, 1, 2]
+    assert json.loads(got["nested"]) == {"k": 1.5, "2": [1]}
+    assert got["obj"] == '"<Opaque>"'
+    assert got["nan"] == "nan" and got["none"] == ""
+    assert got["text"] == 'say "hi", then\nleave'
+    assert json.loads(got["config.choice"]) == ["x", 1]
+
+
+def test_os_errors_warn_and_the_run_goes_on(tmp_path, monkeypatch):
+    writer = ResultsWriter(tmp_path)
+
+    def full_disk(record):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_write_jsonl", full_disk)
+    with pytest.warns(RuntimeWarning, match="No space left"):
+        writer.write(make_row(0, 1, 0.5), {})
+    monkeypatch.undo()
+    writer.write(make_row(0, 2, 0.6), {})
+    writer.close()
+    assert [r["epoch"] for r in read_jsonl(tmp_path / "results.jsonl")] == [2]
+
+
+def test_history_rows_through_the_writer(tmp_path):
+    h = History("acc", "epoch")
+    with ResultsWriter(tmp_path) as writer:
+        for task_id in range(3):
+            h.start_task(task_id, task_id, {"lr": 0.1 * (task_id + 1)}, start_time=0.0)
+            for epoch in (1, 2):
+                result = {"epoch": epoch, "acc": 0.1 * epoch + task_id}
+                row = h.add_report(task_id, result, decision="continue")
+                writer.write(row, h.config_history[task_id])
+    lines = read_jsonl(tmp_path / "results.jsonl")
+    assert lines == json.loads(json.dumps(to_jsonable(h.rows(with_config=True))))
+
+
+def test_to_jsonable_and_csv_cell():
+    assert to_jsonable({"a": (1, 2), (1, 2): {3}}) == {"a": [1, 2], "(1, 2)": [3]}
+    assert to_jsonable(np.float16(0.5)) == 0.5 and type(to_jsonable(np.float16(0.5))) is float
+    plain = {"a": [1, 2.0, "x", None, True]}
+    assert to_jsonable(plain) == plain
+    assert csv_cell(None) == "" and csv_cell(False) == "False" and csv_cell(0.1) == "0.1"
+    assert csv_cell(np.float64(0.1)) == "0.1" and csv_cell(np.int64(7)) == "7"
+    assert csv_cell([1, {"a": 2}]) == '[1, {"a": 2}]'
+    assert flatten_config({"a": 1, "config.b": 0}, {"b": 2, "c": 3}) == {
+        "a": 1,
+        "config.b": 0,
+        "config.c": 3,
+    }
+    deep = []
+    node = deep
+    for _ in range(100):
+        node.append([])
+        node = node[0]
+    json.dumps(to_jsonable(deep))  # deep nesting ends in a repr, not a RecursionError
+
+
+ROWS = [{"epoch": 1, "acc": 0.5}, {"epoch": 2, "acc": 0.6, "bracket": 1}]
+
+
+def test_results_table_with_pandas():
+    pd = pytest.importorskip("pandas")
+    table = results_table(ROWS)
+    assert isinstance(table, pd.DataFrame)
+    assert list(table.columns) == ["epoch", "acc", "bracket"]
+    assert table["acc"].tolist() == [0.5, 0.6]
+    assert math.isnan(table["bracket"][0])
+    empty = results_table([])
+    assert isinstance(empty, pd.DataFrame) and len(empty) == 0
+
+
+def test_results_table_without_pandas(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas -> ImportError
+    table = results_table(iter(ROWS))
+    assert table == ROWS
+    assert table[0] is not ROWS[0]  # copies
+    assert results_table([]) == []
