@@ -253,9 +253,10 @@ def test_failures_under_hyperband_do_not_hang(type, backend):
     @sch.args(x=sch.space.Real(0.0, 1.0), epochs=9)
     def fn(args, reporter):
         for epoch in range(1, 10):
-            if args.x < 0.3 and epoch == 2:
+            # low x would be stopped at the first rung: fail before reporting
+            if args.x < 0.3:
                 raise RuntimeError("diverged badly")
-            if 0.3 <= args.x < 0.4 and epoch == 2:
+            if 0.3 <= args.x < 0.45:
                 reporter(epoch=epoch, accuracy=None)
             reporter(epoch=epoch, accuracy=args.x)
 

@@ -1,65 +1,69 @@
 """Runs tasks in reusable worker processes.
 
-One I/O thread in the driver multiplexes every worker's connection and process
-sentinel (``multiprocessing.connection.wait``), so a report is answered as soon as it
-arrives and a worker that dies (``os._exit``, SIGKILL, SIGSEGV, OOM kill) is noticed at
-once: its task ends as ``died`` with the exit code or signal, and the worker is
-replaced on the next launch. Workers are started from a ``forkserver`` (``spawn`` where
-that is unavailable) and reused for later tasks with the same GPU ids, so launching a
-task is one message. ``train_fn`` is shipped with cloudpickle, so functions from
-``__main__`` and closures work.
+Each worker is a fresh Python interpreter (``subprocess``, its own session so a Ctrl-C
+in the terminal reaches only the driver) connected by a socket pair. One I/O thread in
+the driver multiplexes every worker connection (``multiprocessing.connection.wait``), so
+a report is answered as soon as it arrives, and a worker that dies (``os._exit``,
+SIGKILL, SIGSEGV, OOM kill) is noticed at once by the end of its connection: its task
+ends as ``died`` with the exit code or signal, and a new worker replaces it on the next
+launch. Workers are started up front and reused for later tasks with the same GPU ids,
+so launching a task is one message. ``train_fn`` is shipped with cloudpickle, so
+functions from ``__main__`` and closures work.
 """
 
 from __future__ import annotations
 
 import itertools
-import multiprocessing as mp
+import os
+import pickle
 import signal
+import socket
+import subprocess
 import sys
 import threading
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 
 import cloudpickle
 
-from scheduler.runtime._worker import worker_main
+import scheduler
 from scheduler.runtime.backend import CANCELLED, DIED, Backend, TaskOutcome, TaskSpec
 
-__all__ = ["ProcessBackend"]
+__all__ = ["ProcessBackend", "describe_exit"]
 
 _fn_keys = itertools.count()
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(scheduler.__file__)))
+_WORKER_START_TIMEOUT = 60.0
 
 
-def _context():
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["numpy", "cloudpickle", "scheduler.runtime._worker"])
-    return ctx
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """Readable reason for a worker's exit code."""
-    if exitcode is None:
-        return "worker process ended (exit code unknown)"
-    if exitcode < 0:
+def describe_exit(returncode: int | None) -> str:
+    """Readable reason for a worker's exit status."""
+    if returncode is None:
+        return "worker process stopped answering (exit status unknown)"
+    if returncode < 0:
         try:
-            name = signal.Signals(-exitcode).name
+            name = signal.Signals(-returncode).name
         except ValueError:
-            name = f"signal {-exitcode}"
+            name = f"signal {-returncode}"
         return f"worker process was killed by {name}"
-    return f"worker process exited with code {exitcode} while running the task"
+    return f"worker process exited with code {returncode} while running the task"
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "gpu_ids", "task_id", "fn_keys", "cancel_reason")
+    __slots__ = ("popen", "conn", "gpu_ids", "task_id", "fn_keys", "cancel_reason")
 
-    def __init__(self, process, conn, gpu_ids):
-        self.process = process
+    def __init__(self, popen, conn, gpu_ids):
+        self.popen = popen
         self.conn = conn
         self.gpu_ids = gpu_ids
         self.task_id: int | None = None
         self.fn_keys: set[int] = set()
         self.cancel_reason: str | None = None
+
+    def kill(self) -> None:
+        try:
+            self.popen.kill()
+        except OSError:
+            pass
 
 
 class ProcessBackend(Backend):
@@ -67,47 +71,83 @@ class ProcessBackend(Backend):
 
     def __init__(self, train_fn, on_report, on_end):
         super().__init__(train_fn, on_report, on_end)
-        self._ctx = _context()
         self._fn_key = next(_fn_keys)
         self._fn_bytes = cloudpickle.dumps(train_fn)
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._busy: dict[int, _Worker] = {}
         self._closing = False
-        self._wake_r, self._wake_w = mp.Pipe(duplex=False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
         self._io = threading.Thread(target=self._io_loop, name="scheduler-process-io", daemon=True)
         self._io.start()
 
     # -- workers -------------------------------------------------------------------
-    def _spawn(self, gpu_ids) -> _Worker:
-        parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(
-            target=worker_main, args=(child,), name="scheduler-worker", daemon=True
+    def _launch_worker(self) -> tuple[subprocess.Popen, Connection]:
+        parent_sock, child_sock = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [_PACKAGE_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         )
-        process.start()
-        child.close()
-        return _Worker(process, parent, gpu_ids)
+        fd = child_sock.fileno()
+        code = f"from scheduler.runtime._worker import worker_main; worker_main({fd})"
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            child_sock.close()
+        conn = Connection(os.dup(parent_sock.fileno()))
+        parent_sock.close()
+        return popen, conn
+
+    def _spawn(self, count: int, gpu_ids) -> list[_Worker]:
+        """Start ``count`` workers in parallel and wait until each has imported."""
+        started = [self._launch_worker() for _ in range(count)]
+        workers = []
+        for popen, conn in started:
+            ok = conn.poll(_WORKER_START_TIMEOUT)
+            message = None
+            if ok:
+                try:
+                    message = pickle.loads(conn.recv_bytes())
+                except (EOFError, OSError):
+                    message = None
+            if message != ("ready",):
+                popen.kill()
+                popen.wait(timeout=5)
+                conn.close()
+                raise RuntimeError(
+                    f"a worker process failed to start ({describe_exit(popen.returncode)}); "
+                    f"command: {sys.executable} -c 'from scheduler.runtime._worker import ...'"
+                )
+            workers.append(_Worker(popen, conn, gpu_ids))
+        return workers
 
     def prepare(self, max_concurrency: int) -> None:
         """Start the workers up front, so that the first launches are cheap too."""
         with self._lock:
             missing = max(0, max_concurrency - len(self._idle) - len(self._busy))
-        fresh = [self._spawn(None) for _ in range(missing)]
+        fresh = self._spawn(missing, None)
         with self._lock:
             self._idle.extend(fresh)
 
     def _take_worker(self, gpu_ids) -> _Worker:
         with self._lock:
             for i, worker in enumerate(self._idle):
-                if worker.process.is_alive() and worker.gpu_ids in (None, gpu_ids):
+                if worker.popen.poll() is None and worker.gpu_ids in (None, gpu_ids):
                     del self._idle[i]
                     worker.gpu_ids = gpu_ids
                     return worker
-        return self._spawn(gpu_ids)
+        return self._spawn(1, gpu_ids)[0]
 
     def _wake(self) -> None:
         try:
-            self._wake_w.send_bytes(b"x")
+            self._wake_w.send(b"x")
         except OSError:
             pass
 
@@ -115,8 +155,14 @@ class ProcessBackend(Backend):
     def start(self, spec: TaskSpec) -> None:
         worker = self._take_worker(tuple(spec.gpu_ids))
         send_fn = self._fn_key not in worker.fn_keys
-        message = ("run", spec, self._fn_key, self._fn_bytes if send_fn else None, list(sys.path))
-        data = cloudpickle.dumps(message)
+        message = (
+            "run",
+            cloudpickle.dumps(spec),
+            self._fn_key,
+            self._fn_bytes if send_fn else None,
+            list(sys.path),
+        )
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         worker.task_id = spec.task_id
         worker.cancel_reason = None
         with self._lock:
@@ -124,7 +170,7 @@ class ProcessBackend(Backend):
         try:
             worker.conn.send_bytes(data)
         except OSError:
-            pass  # the worker is dead: its sentinel fires and the I/O thread ends the task
+            pass  # the worker is dead: the I/O thread sees its connection end
         worker.fn_keys.add(self._fn_key)
         self._wake()
 
@@ -134,10 +180,7 @@ class ProcessBackend(Backend):
             if worker is None:
                 return
             worker.cancel_reason = reason
-        try:
-            worker.process.kill()
-        except (OSError, ValueError):
-            pass
+        worker.kill()
 
     def shutdown(self, timeout: float = 5.0) -> None:
         with self._lock:
@@ -146,23 +189,23 @@ class ProcessBackend(Backend):
             idle, self._idle = self._idle, []
         for worker in busy:
             worker.cancel_reason = "scheduler shut down"
-            try:
-                worker.process.kill()
-            except (OSError, ValueError):
-                pass
+            worker.kill()
         for worker in idle:
             try:
-                worker.conn.send_bytes(cloudpickle.dumps(("exit",)))
+                worker.conn.send_bytes(pickle.dumps(("exit",)))
             except OSError:
                 pass
         self._wake()
         self._io.join(timeout)
         for worker in idle + busy:
-            worker.process.join(timeout=max(0.1, timeout / 4))
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join(timeout=1.0)
+            try:
+                worker.popen.wait(timeout=max(0.1, timeout / 4))
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.popen.wait(timeout=5)
             worker.conn.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     # -- the I/O thread ----------------------------------------------------------
     def _io_loop(self) -> None:
@@ -170,31 +213,23 @@ class ProcessBackend(Backend):
             with self._lock:
                 if self._closing and not self._busy:
                     return
-                busy = list(self._busy.values())
-            waitables = [self._wake_r]
-            for worker in busy:
-                waitables.append(worker.conn)
-                waitables.append(worker.process.sentinel)
-            ready = wait(waitables, timeout=1.0)
+                busy = {w.conn: w for w in self._busy.values()}
+            ready = wait([self._wake_r, *busy], timeout=1.0)
             for obj in ready:
                 if obj is self._wake_r:
                     try:
-                        while self._wake_r.poll():
-                            self._wake_r.recv_bytes()
-                    except (EOFError, OSError):
+                        while self._wake_r.recv(4096):
+                            pass
+                    except (BlockingIOError, OSError):
                         pass
                     continue
-                worker = next((w for w in busy if obj is w.conn or obj == w.process.sentinel), None)
-                if worker is None or worker.task_id is None:
-                    continue
-                if obj is worker.conn:
+                worker = busy[obj]
+                if worker.task_id is not None:
                     self._serve(worker)
-                else:
-                    self._drain_then_bury(worker)
 
     def _serve(self, worker: _Worker) -> None:
         try:
-            message = cloudpickle.loads(worker.conn.recv_bytes())
+            message = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError):
             self._bury(worker)
             return
@@ -202,7 +237,7 @@ class ProcessBackend(Backend):
         if kind == "report":
             decision = self.on_report(task_id, message[2])
             try:
-                worker.conn.send_bytes(cloudpickle.dumps(decision))
+                worker.conn.send_bytes(pickle.dumps(decision, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:
                 self._bury(worker)
         elif kind == "end":
@@ -213,21 +248,16 @@ class ProcessBackend(Backend):
                     self._idle.append(worker)
             self.on_end(task_id, message[2])
 
-    def _drain_then_bury(self, worker: _Worker) -> None:
-        # Messages sent just before the exit (e.g. the final "end") still count.
-        try:
-            while worker.task_id is not None and worker.conn.poll():
-                self._serve(worker)
-        except (EOFError, OSError):
-            pass
-        if worker.task_id is not None:
-            self._bury(worker)
-
     def _bury(self, worker: _Worker) -> None:
+        """The worker's connection ended: it died (or was killed)."""
         task_id = worker.task_id
         if task_id is None:
             return
-        worker.process.join(timeout=1.0)
+        try:
+            returncode = worker.popen.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            returncode = None
         with self._lock:
             self._busy.pop(task_id, None)
             worker.task_id = None
@@ -235,5 +265,5 @@ class ProcessBackend(Backend):
         if worker.cancel_reason is not None:
             outcome = TaskOutcome(CANCELLED, error=worker.cancel_reason)
         else:
-            outcome = TaskOutcome(DIED, error=describe_exit(worker.process.exitcode))
+            outcome = TaskOutcome(DIED, error=describe_exit(returncode))
         self.on_end(task_id, outcome)

@@ -112,6 +112,7 @@ class Runner:
         self._new_results = False
         self._last_callback = time.monotonic()
         self._bar = None
+        self._num_promotions_done = 0
         self._finished = False
         self.stop_reason: str | None = None
 
@@ -404,10 +405,19 @@ class Runner:
             self.policy.on_task_end(task_id, status, task.last_result)
             self.resources.release(task.allocation)
             if self._bar is not None:
-                self._bar.update(1)
+                # The bar counts configs (num_trials counts configs): a config's first
+                # task ending advances it; promotions show in the postfix.
+                if task.suggestion.new_config:
+                    self._bar.update(1)
+                else:
+                    self._num_promotions_done += 1
+                postfix = {}
                 best = self.history.best_reward()
                 if best is not None:
-                    self._bar.set_postfix(best=f"{best:.4g}", refresh=False)
+                    postfix["best"] = f"{best:.4g}"
+                if self._num_promotions_done:
+                    postfix["promoted"] = self._num_promotions_done
+                self._bar.set_postfix(postfix, refresh=False)
             self._cond.notify_all()
 
     # -- callbacks -----------------------------------------------------------------

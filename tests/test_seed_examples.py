@@ -1,0 +1,109 @@
+"""The examples of AutoGluon's scheduler documentation (shared/seeds/003_*.txt) run as
+written, as top-level scripts (no ``if __name__ == "__main__"`` guard), with
+``import scheduler as ag`` and ``ag.X`` for ``ag.scheduler.X``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+TRAIN_FN_EPOCHS = """
+import numpy as np
+import scheduler as ag
+@ag.args(
+    lr=ag.space.Real(1e-3, 1e-2, log=True),
+    wd=ag.space.Real(1e-3, 1e-2),
+    epochs=10)
+def train_fn(args, reporter):
+    print('lr: {}, wd: {}'.format(args.lr, args.wd))
+    for e in range(args.epochs):
+        dummy_accuracy = 1 - np.power(1.8, -np.random.uniform(e, 2*e))
+        reporter(epoch=e+1, accuracy=dummy_accuracy, lr=args.lr, wd=args.wd)
+"""
+
+TRAIN_FN_FIXED = """
+import numpy as np
+import scheduler as ag
+@ag.args(
+    lr=ag.space.Real(1e-3, 1e-2, log=True),
+    wd=ag.space.Real(1e-3, 1e-2))
+def train_fn(args, reporter):
+    print('lr: {}, wd: {}'.format(args.lr, args.wd))
+    for e in range(10):
+        dummy_accuracy = 1 - np.power(1.8, -np.random.uniform(e, 2*e))
+        reporter(epoch=e+1, accuracy=dummy_accuracy, lr=args.lr, wd=args.wd)
+"""
+
+EXAMPLES = {
+    "overview-hyperband-stopping": TRAIN_FN_EPOCHS
+    + """
+scheduler = ag.HyperbandScheduler(
+    train_fn,
+    resource={'num_cpus': 2, 'num_gpus': 0},
+    num_trials=100,
+    reward_attr='accuracy',
+    time_attr='epoch',
+    grace_period=1,
+    reduction_factor=3,
+    type='stopping')
+scheduler.run()
+scheduler.join_jobs()
+scheduler.get_training_curves(plot=True)
+""",
+    "fifo": TRAIN_FN_FIXED
+    + """
+scheduler = ag.FIFOScheduler(train_fn,
+                             resource={'num_cpus': 2, 'num_gpus': 0},
+                             num_trials=20,
+                             reward_attr='accuracy',
+                             time_attr='epoch')
+scheduler.run()
+scheduler.join_jobs()
+scheduler.get_training_curves(plot=True)
+""",
+    "hyperband": TRAIN_FN_EPOCHS
+    + """
+scheduler = ag.HyperbandScheduler(
+    train_fn,
+    resource={'num_cpus': 2, 'num_gpus': 0},
+    num_trials=20,
+    reward_attr='accuracy',
+    time_attr='epoch',
+    grace_period=1)
+scheduler.run()
+scheduler.join_jobs()
+scheduler.get_training_curves(plot=True)
+""",
+}
+
+CHECK = """
+statuses = [r.status for r in scheduler.history.tasks.values()]
+assert 'running' not in statuses and 'failed' not in statuses, statuses
+print('BEST', scheduler.get_best_reward(), len(statuses))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_seed_example_runs_as_a_script(name, tmp_path):
+    script = tmp_path / f"{name}.py"
+    script.write_text(textwrap.dedent(EXAMPLES[name]) + CHECK)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    best = [line for line in done.stdout.splitlines() if line.startswith("BEST")]
+    assert best, done.stdout[-2000:]
+    _, reward, n = best[0].split()
+    assert 0.0 < float(reward) <= 1.0
+    assert "lr: " in done.stdout  # train_fn's prints reach the user
