@@ -41,7 +41,17 @@ from scheduler._results import flatten_config, to_jsonable
 
 __all__ = ["DECISIONS", "TASK_STATUSES", "ConfigRecord", "History", "TaskRecord"]
 
-TASK_STATUSES = ("running", "completed", "stopped", "paused", "failed", "diverged")
+# "interrupted": the driver died while the task ran; on resume the task is ended with
+# this status and its config is started again as a new task (DESIGN §6).
+TASK_STATUSES = (
+    "running",
+    "completed",
+    "stopped",
+    "paused",
+    "failed",
+    "diverged",
+    "interrupted",
+)
 END_STATUSES = TASK_STATUSES[1:]
 DECISIONS = ("continue", "stop", "pause", "complete")
 MODES = ("max", "min")

@@ -15,6 +15,7 @@ import warnings
 
 from scheduler._decorator import get_defaults, get_space, make_task_args
 from scheduler._history import History
+from scheduler._journal import Journal, JournalError, atomic_write_text, recover
 from scheduler._results import ResultsWriter, results_table
 from scheduler.runtime.resources import ResourceManager
 from scheduler.runtime.runner import Runner
@@ -41,22 +42,6 @@ def _positive_number(name, value, *, allow_none=True):
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
-
-
-def _atomic_write_json(path: str, data) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class BaseScheduler:
@@ -87,6 +72,7 @@ class BaseScheduler:
         max_task_time=None,
         progress=None,
         output_dir=None,
+        checkpoint_fsync_interval=1.0,
     ):
         if not callable(train_fn):
             raise TypeError(f"train_fn must be callable, got {train_fn!r}")
@@ -160,21 +146,29 @@ class BaseScheduler:
 
         self.policy: Policy = self._make_policy()
         self.history = History(reward_attr, time_attr, mode)
-        self._first_task_id = 0
-        self._first_config_count = 0
+        if (
+            not isinstance(checkpoint_fsync_interval, numbers.Real)
+            or isinstance(checkpoint_fsync_interval, bool)
+            or checkpoint_fsync_interval < 0
+        ):
+            raise ValueError(
+                "checkpoint_fsync_interval must be a number of seconds >= 0 "
+                f"(0: fsync every event), got {checkpoint_fsync_interval!r}"
+            )
+        self.checkpoint_fsync_interval = float(checkpoint_fsync_interval)
+        self._journal = None
+        self._runner = self._make_runner()
         if resume:
             if self.checkpoint is None:
                 raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
-            if os.path.exists(self.checkpoint):
-                with open(self.checkpoint) as f:
-                    self.load_state_dict(json.load(f))
-            else:
-                warnings.warn(
-                    f"resume=True but checkpoint {self.checkpoint!r} does not exist; "
-                    "starting a new experiment",
-                    stacklevel=2,
-                )
-        self._runner: Runner | None = None
+            self._resume()
+        elif self.checkpoint is not None and (
+            os.path.exists(self.checkpoint) or os.path.exists(self.checkpoint + ".journal")
+        ):
+            raise ValueError(
+                f"checkpoint {self.checkpoint!r} already holds a run: pass resume=True to "
+                "continue it, or choose another path (nothing is overwritten)"
+            )
 
     # -- to be provided by subclasses --------------------------------------------
     def _make_policy(self) -> Policy:
@@ -184,35 +178,96 @@ class BaseScheduler:
     def _make_args(self, train_fn, config, **kwargs):
         return make_task_args(train_fn, {**self.extra_args, **config}, **kwargs)
 
-    def _ensure_runner(self) -> Runner:
-        if self._runner is None:
-            writer = None
-            if self.output_dir is not None:
-                writer = ResultsWriter(self.output_dir, resume=self._first_task_id > 0)
-            self._runner = Runner(
-                train_fn=self.train_fn,
-                policy=self.policy,
-                backend=self.backend,
-                resources=self.resources,
-                history=self.history,
-                writer=writer,
-                make_args=self._make_args,
-                reward_attr=self.reward_attr,
-                time_attr=self.time_attr,
-                mode=self.mode,
-                num_trials=self.num_trials,
-                time_out=self.time_out,
-                max_reward=self.max_reward,
-                stop_jobs_after_time_out=self.stop_jobs_after_time_out,
-                max_task_time=self.max_task_time,
-                callback=self.training_history_callback,
-                callback_delta_secs=self.training_history_callback_delta_secs,
-                progress=self.progress,
-                checkpoint_root=self.checkpoint_root,
-                first_task_id=self._first_task_id,
-                first_config_count=self._first_config_count,
+    def _settings(self) -> dict:
+        """What a checkpoint must match to be resumed by this scheduler."""
+        return {"reward_attr": self.reward_attr, "time_attr": self.time_attr, "mode": self.mode}
+
+    def _header(self) -> dict:
+        return {
+            "scheduler": type(self).__name__,
+            "space": self.space.fingerprint(),
+            "settings": self._settings(),
+        }
+
+    def _make_runner(self) -> Runner:
+        return Runner(
+            train_fn=self.train_fn,
+            policy=self.policy,
+            backend=self.backend,
+            resources=self.resources,
+            history=self.history,
+            writer=None,
+            make_args=self._make_args,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            mode=self.mode,
+            num_trials=self.num_trials,
+            time_out=self.time_out,
+            max_reward=self.max_reward,
+            stop_jobs_after_time_out=self.stop_jobs_after_time_out,
+            max_task_time=self.max_task_time,
+            callback=self.training_history_callback,
+            callback_delta_secs=self.training_history_callback_delta_secs,
+            progress=self.progress,
+            checkpoint_root=self.checkpoint_root,
+            snapshot_state=self._state_dict_unlocked,
+        )
+
+    def _resume(self) -> None:
+        """Load the newest snapshot, replay the journal after it, restart in-flight tasks."""
+        recovery = recover(self.checkpoint)
+        if recovery.snapshot is None and recovery.header is None:
+            warnings.warn(
+                f"resume=True but checkpoint {self.checkpoint!r} holds no run yet; "
+                "starting a new experiment",
+                stacklevel=3,
             )
-        return self._runner
+            return
+        header = recovery.header or {}
+        mine = self._header()
+        for key in ("scheduler", "space", "settings"):
+            if header.get(key) != mine[key]:
+                raise JournalError(
+                    f"checkpoint {self.checkpoint!r} was written by a different setup: "
+                    f"its {key} is {header.get(key)!r}, this scheduler's is {mine[key]!r}"
+                )
+        if recovery.snapshot is not None:
+            self.load_state_dict(recovery.snapshot)
+        self._runner.replay(recovery.events)
+        self._runner.elapsed_before = recovery.last_t
+        self._journal = Journal(
+            self.checkpoint,
+            mine,
+            seq=recovery.last_seq,
+            t0=recovery.last_t,
+            fsync_interval=self.checkpoint_fsync_interval,
+        )
+        self._runner.journal = self._journal
+        restarted = self._runner.interrupt_in_flight()
+        if restarted:
+            warnings.warn(
+                f"resuming {self.checkpoint!r}: {restarted} task(s) were running when the "
+                "run stopped; their configs start again",
+                stacklevel=3,
+            )
+
+    def _ensure_runner(self) -> Runner:
+        runner = self._runner
+        if runner.started:
+            return runner
+        if self.checkpoint is not None and self._journal is None:
+            self._journal = Journal(
+                self.checkpoint, self._header(), fsync_interval=self.checkpoint_fsync_interval
+            )
+            runner.journal = self._journal
+        if self.output_dir is not None and runner.writer is None:
+            resuming = self._journal is not None and self._journal.seq > 0
+            writer = ResultsWriter(self.output_dir, resume=resuming)
+            # Rows the journal has but the files missed (a crash between the two).
+            for row in self.history.rows()[writer.rows_written :]:
+                writer.write(row, self.history.config_history[row["task_id"]])
+            runner.writer = writer
+        return runner
 
     def run(self, **kwargs):
         """Launch trials; return once the last new trial is launched.
@@ -233,19 +288,15 @@ class BaseScheduler:
         """
         if timeout is not None:
             _positive_number("timeout", timeout)
-        if self._runner is None or not self._runner.started:
+        if not self._runner.started:
             return True
-        done = self._runner.wait_done(timeout)
-        if done and self.checkpoint is not None:
-            self.save()
-        return done
+        return self._runner.wait_done(timeout)
 
     join_tasks = join_jobs
 
     def shutdown(self):
         """Stop launching, stop running trials, release workers."""
-        if self._runner is not None:
-            self._runner.shutdown()
+        self._runner.shutdown()
 
     def run_with_config(self, config):
         """Run ``train_fn`` once, in this process, with ``config`` over the defaults.
@@ -319,26 +370,29 @@ class BaseScheduler:
 
     # -- state ---------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Plain JSON-able state: policy (searcher, kernels), history, counters."""
-        runner = self._runner
+        """Plain JSON-able state: policy (searcher, kernels), history, runtime counters
+        and the tasks in flight. Consistent even while the run goes on."""
+        with self._runner._lock:
+            return self._state_dict_unlocked()
+
+    def _state_dict_unlocked(self) -> dict:
         return {
             "version": STATE_VERSION,
-            "scheduler": type(self).__name__,
-            "space": self.space.fingerprint(),
+            **self._header(),
             "policy": self.policy.state_dict(),
             "history": self.history.state_dict(),
-            "next_task_id": runner.next_task_id if runner else self._first_task_id,
-            "num_configs_started": (
-                runner.num_configs_started if runner else self._first_config_count
-            ),
+            "runner": self._runner.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` output; call before :meth:`run`."""
-        if self._runner_started():
+        """Restore :meth:`state_dict` output; call before :meth:`run`. Tasks that were
+        running are ended as ``interrupted`` and their configs start again."""
+        if self._runner.started:
             raise RuntimeError("load_state_dict() must be called before run()")
         if state.get("version") != STATE_VERSION:
-            raise ValueError(f"state version must be {STATE_VERSION}, got {state.get('version')!r}")
+            raise ValueError(
+                f"state version must be {STATE_VERSION}, got {state.get('version')!r}"
+            )
         if state.get("scheduler") != type(self).__name__:
             raise ValueError(
                 f"state was saved by {state.get('scheduler')!r}, cannot load it into "
@@ -349,20 +403,26 @@ class BaseScheduler:
                 "state was saved for a different search space: "
                 f"{state.get('space')!r} != {self.space.fingerprint()!r}"
             )
+        if state.get("settings") != self._settings():
+            raise ValueError(
+                f"state was saved with settings {state.get('settings')!r}, this scheduler "
+                f"has {self._settings()!r}"
+            )
         self.policy.load_state_dict(state["policy"])
         self.history.load_state_dict(state["history"])
-        self._first_task_id = int(state["next_task_id"])
-        self._first_config_count = int(state["num_configs_started"])
-
-    def _runner_started(self) -> bool:
-        return getattr(self, "_runner", None) is not None and self._runner.started
+        self._runner.load_state_dict(state["runner"])
 
     def save(self, checkpoint=None) -> None:
-        """Write :meth:`state_dict` as JSON, atomically, to ``checkpoint``."""
+        """Write :meth:`state_dict` as JSON, atomically, to ``checkpoint`` (default: the
+        scheduler's own checkpoint, as a snapshot of its journal)."""
         path = checkpoint or self.checkpoint
         if path is None:
             raise ValueError("save() needs a path: pass checkpoint= here or to the scheduler")
-        _atomic_write_json(os.fspath(path), self.state_dict())
+        path = os.path.abspath(os.fspath(path))
+        if self._journal is not None and path == self.checkpoint:
+            self._runner._snapshot(force=True)
+            return
+        atomic_write_text(path, json.dumps(self.state_dict()))
 
     def __repr__(self) -> str:
         return (
@@ -388,9 +448,19 @@ class FIFOScheduler(BaseScheduler):
     search_options : dict, optional
         Keyword arguments for :func:`scheduler.searchers.searcher_factory`.
     checkpoint : str, optional
-        Path of a JSON state file, written when the experiment ends and by :meth:`save`.
+        Path of the run's durable state: a JSON snapshot at this path and an
+        append-only journal of events in ``<path>.journal/`` (see :mod:`scheduler._journal`).
+        Every report is journaled before its task hears the decision. An existing
+        checkpoint is never overwritten: resume it or pick another path.
     resume : bool
-        Load ``checkpoint`` and continue from it.
+        Continue the run in ``checkpoint`` exactly where it stopped: rung state, history,
+        searcher and bracket random streams are rebuilt from the snapshot and the
+        journal; tasks that were running start again (a train_fn that saves into
+        ``reporter.checkpoint_dir`` continues from there, see ``args.scheduler.resume_from``).
+    checkpoint_fsync_interval : float
+        Seconds between fsyncs of the journal (default 1.0); 0 fsyncs every event before
+        its decision is sent. Every event is flushed to the OS at once either way, so a
+        killed process loses nothing; the interval bounds what a power cut can lose.
     num_trials : int, optional
         Number of configs to evaluate. One of num_trials, time_out is required.
     time_out : float, optional
@@ -511,6 +581,18 @@ class HyperbandScheduler(BaseScheduler):
         if kwargs.get("time_attr", "epoch") is None:
             raise ValueError("time_attr is required by HyperbandScheduler, got None")
         super().__init__(train_fn, **kwargs)
+
+    def _settings(self) -> dict:
+        return {
+            **super()._settings(),
+            "type": self.type,
+            "max_t": self.max_t,
+            "rung_levels": list(self.policy.levels),
+            "brackets": self.policy.num_brackets,
+            "rung_system_per_bracket": bool(self.rung_system_per_bracket),
+            "random_seed": self.random_seed,
+            "searcher_data": self.searcher_data,
+        }
 
     def _make_policy(self) -> Policy:
         from scheduler.schedulers.hyperband import HyperbandPolicy

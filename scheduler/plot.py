@@ -58,6 +58,7 @@ STATUS_MARKERS: dict[str, dict[str, Any]] = {
     "failed": {"marker": "^", "s": 80, "edgecolors": "red", "linewidths": 1.6},
     "diverged": {"marker": "v", "s": 80, "edgecolors": "red", "linewidths": 1.6},
     "running": {"marker": ">", "s": 60, "edgecolors": "black", "linewidths": 0.6},
+    "interrupted": {"marker": "s", "s": 40, "hollow": True, "linewidths": 1.2},
 }
 _STATUS_LABELS = {
     "completed": "completed",
@@ -66,6 +67,7 @@ _STATUS_LABELS = {
     "failed": "failed",
     "diverged": "diverged (NaN)",
     "running": "running",
+    "interrupted": "interrupted (resumed)",
 }
 
 

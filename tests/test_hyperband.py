@@ -131,7 +131,7 @@ def test_stopping_decisions_equal_a_replay_through_the_kernel(brackets, per_brac
         go = (
             True
             if system is None
-            else system.on_report(task_id, row["epoch"], row["accuracy"], skip)
+            else system.on_report(row["config_id"], row["epoch"], row["accuracy"], skip)
         )
         expected = "complete" if row["epoch"] >= MAX_T else ("continue" if go else "stop")
         assert row["decision"] == expected, (task_id, row)

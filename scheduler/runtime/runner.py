@@ -1,12 +1,17 @@
 """The runtime: drives one policy over one backend until the experiment is done.
 
 Threads: one loop thread launches tasks when resources are free, enforces
-``max_task_time`` and ``time_out``, and calls the history callback; backend threads
-(task threads, or the process backend's I/O thread) deliver reports and task ends. All
-shared state sits behind one lock that is held only for the policy's decision and the
-bookkeeping around it: no I/O beyond the incremental results files, no callbacks, no
-launches under it. Nothing waits forever: every wait has a timeout and every task end
-(return, exception, death, cancellation) reaches :meth:`Runner.handle_end` exactly once.
+``max_task_time`` and ``time_out``, syncs the journal, writes snapshots and calls the
+history callback; backend threads (task threads, or the process backend's I/O thread)
+deliver reports and task ends. All shared state sits behind one lock that is held only
+for the policy's decision and the bookkeeping around it (history, results row, journal
+line): no fsync (unless asked for every event), no callbacks, no launches under it.
+Nothing waits forever: every wait has a timeout, and every task end (return,
+exception, death, cancellation) reaches :meth:`Runner.handle_end` exactly once.
+
+Every change of policy state goes through three functions, ``_apply_start``,
+``_apply_report`` and ``_apply_end``, used both live and when a journal is replayed on
+resume, so that a resumed run rebuilds exactly the state the interrupted one had.
 """
 
 from __future__ import annotations
@@ -16,14 +21,19 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scheduler.runtime.backend import CANCELLED, DIED, RAISED, RETURNED, TaskOutcome, TaskSpec
 from scheduler.schedulers.base import Decision, Suggestion
 
-__all__ = ["Runner"]
+__all__ = ["ReplayError", "Runner"]
 
 _ENDED_BY_DECISION = {Decision.STOP: "stopped", Decision.PAUSE: "paused"}
+log = logging.getLogger("scheduler")
+
+
+class ReplayError(RuntimeError):
+    """Replaying the journal did not reproduce the recorded decisions."""
 
 
 @dataclass
@@ -33,17 +43,29 @@ class _Task:
     allocation: object
     start_time: float
     deadline: float | None
+    restart: bool = False
     last_result: dict | None = None
+    last_time: int | None = None
     pending_status: str | None = None  # stopped / paused / diverged, set by a decision
     reason: str | None = None
     completed: bool = False  # got COMPLETE (reached max_t)
     cancel_status: str | None = None
     ended: bool = False
-    extra: dict = field(default_factory=dict)
+
+
+def _suggestion_record(s: Suggestion) -> dict:
+    return {
+        "config_id": s.config_id,
+        "config": s.config,
+        "new_config": s.new_config,
+        "bracket": s.bracket,
+        "resume_from": s.resume_from,
+        "restart": s.restart,
+    }
 
 
 class Runner:
-    """Coordinates policy, backend, resources, history and results files.
+    """Coordinates policy, backend, resources, history, results files and journal.
 
     Parameters are set by the scheduler facade; see :class:`scheduler.FIFOScheduler`.
     """
@@ -70,8 +92,8 @@ class Runner:
         callback_delta_secs: float,
         progress: bool,
         checkpoint_root: str,
-        first_task_id: int = 0,
-        first_config_count: int = 0,
+        journal=None,
+        snapshot_state=None,
     ):
         self.train_fn = train_fn
         self.policy = policy
@@ -92,13 +114,17 @@ class Runner:
         self.callback_delta_secs = callback_delta_secs
         self.progress_enabled = progress
         self.checkpoint_root = checkpoint_root
+        self.journal = journal
+        self.snapshot_state = snapshot_state
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._tasks: dict[int, _Task] = {}
         self._running: set[int] = set()
-        self._next_task_id = first_task_id
-        self.num_configs_started = first_config_count
+        self._restarts: list[Suggestion] = []
+        self.next_task_id = 0
+        self.num_configs_started = 0
+        self.elapsed_before = 0.0  # experiment seconds spent before a resume
         self._max_reward_reached = False
         self._exhausted_announced = False
         self._shutdown = False
@@ -116,6 +142,126 @@ class Runner:
         self._finished = False
         self.stop_reason: str | None = None
 
+    # -- state (for snapshots) -------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Counters and in-flight tasks; call under the lock (or before start)."""
+        running = []
+        for task_id in sorted(self._running):
+            task = self._tasks[task_id]
+            running.append(
+                {
+                    "task_id": task_id,
+                    "suggestion": _suggestion_record(task.suggestion),
+                    "restart": task.restart,
+                    "last_time": task.last_time,
+                    "last_result": task.last_result,
+                    "pending_status": task.pending_status,
+                    "reason": task.reason,
+                    "completed": task.completed,
+                }
+            )
+        return {
+            "next_task_id": self.next_task_id,
+            "num_configs_started": self.num_configs_started,
+            "max_reward_reached": self._max_reward_reached,
+            "running": running,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.next_task_id = int(state["next_task_id"])
+        self.num_configs_started = int(state["num_configs_started"])
+        self._max_reward_reached = bool(state["max_reward_reached"])
+        for item in state["running"]:
+            suggestion = Suggestion(**item["suggestion"])
+            task = _Task(item["task_id"], suggestion, None, 0.0, None, restart=item["restart"])
+            task.last_time = item["last_time"]
+            task.last_result = item["last_result"]
+            task.pending_status = item["pending_status"]
+            task.reason = item["reason"]
+            task.completed = item["completed"]
+            self._tasks[task.task_id] = task
+            self._running.add(task.task_id)
+
+    # -- resume ----------------------------------------------------------------------
+    def replay(self, events: list[dict]) -> None:
+        """Re-apply journaled events after a snapshot (resume). Raises ReplayError if
+        the policy does not reproduce a recorded suggestion or decision."""
+        with self._cond:
+            for event in events:
+                self._replay_one(event)
+
+    def _replay_one(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "start":
+            self._replay_start(event)
+        elif kind == "report":
+            task = self._tasks[event["task_id"]]
+            _, policy_decision, _ = self._apply_report(
+                task, event["result"], forced=event["decision"]
+            )
+            if policy_decision != event["policy"]:
+                raise ReplayError(
+                    f"journal event {event['seq']}: the policy decided "
+                    f"{policy_decision!r} where the journal has {event['policy']!r}"
+                )
+        elif kind == "end":
+            self._apply_end(
+                self._tasks[event["task_id"]],
+                event["status"],
+                event.get("reason"),
+                event.get("traceback"),
+            )
+        else:
+            raise ReplayError(f"journal event {event['seq']}: unknown type {kind!r}")
+
+    def _replay_start(self, event: dict) -> None:
+        recorded = Suggestion(**event["suggestion"])
+        if recorded.restart:
+            suggestion = recorded
+        else:
+            suggestion = self.policy.suggest(recorded.new_config)
+            if suggestion is None or _suggestion_record(suggestion) != event["suggestion"]:
+                raise ReplayError(
+                    f"journal event {event['seq']}: the policy suggested "
+                    f"{suggestion!r} where the journal has {recorded!r} (was the search "
+                    "space, searcher or seed changed?)"
+                )
+        self._apply_start(event["task_id"], suggestion, None)
+
+    def interrupt_in_flight(self) -> int:
+        """After replay: end tasks that were running when the driver died and queue
+        their configs to start again. Returns how many."""
+        with self._cond:
+            return self._interrupt_in_flight()
+
+    def _interrupt_in_flight(self) -> int:
+        for task_id in sorted(self._running):
+            task = self._tasks[task_id]
+            self._journal(
+                {
+                    "type": "end",
+                    "task_id": task_id,
+                    "status": "interrupted",
+                    "reason": "the driver stopped while the task ran; restarted",
+                }
+            )
+            self._apply_end(
+                task, "interrupted", "the driver stopped while the task ran; restarted", None
+            )
+            s = task.suggestion
+            resume_from = task.last_time if task.last_time is not None else s.resume_from
+            self._restarts.append(
+                Suggestion(
+                    config=s.config,
+                    config_id=s.config_id,
+                    new_config=False,
+                    bracket=s.bracket,
+                    resume_from=resume_from,
+                    restart=True,
+                )
+            )
+        return len(self._restarts)
+
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
         """Start the loop thread (idempotent)."""
@@ -123,8 +269,8 @@ class Runner:
             return
         from scheduler.runtime.backend import make_backend
 
-        self._start = time.monotonic()
-        self._start_wall = time.time()
+        self._start = time.monotonic() - self.elapsed_before
+        self._start_wall = time.time() - self.elapsed_before
         self._backend = make_backend(
             self.backend_name, self.train_fn, self.handle_report, self.handle_end
         )
@@ -132,7 +278,13 @@ class Runner:
         if self.progress_enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.num_trials, unit="trial", desc="trials", leave=True)
+            self._bar = tqdm(
+                total=self.num_trials,
+                initial=min(self.num_configs_started, self.num_trials or 0),
+                unit="trial",
+                desc="trials",
+                leave=True,
+            )
         self._thread = threading.Thread(
             target=self._loop_guarded, name="scheduler-loop", daemon=True
         )
@@ -187,6 +339,9 @@ class Runner:
             self._finished = True
         if self._backend is not None:
             self._backend.shutdown()
+        self._snapshot(force=True)
+        if self.journal is not None:
+            self.journal.close()
         if self.writer is not None:
             self.writer.close()
         self._call_callback(force=True)
@@ -221,6 +376,11 @@ class Runner:
             return False
         return True
 
+    def _next_suggestion(self, now: float) -> Suggestion | None:
+        if self._restarts:
+            return self._restarts.pop(0)
+        return self.policy.suggest(self._allow_new(now))
+
     def _loop(self) -> None:
         while True:
             launches: list[TaskSpec] = []
@@ -237,16 +397,15 @@ class Runner:
                         task.cancel_status = "failed"
                         cancels.append((task_id, f"exceeded max_task_time={self.max_task_time}s"))
                 while not self._shutdown and self.resources.can_acquire():
-                    allow_new = self._allow_new(now)
-                    suggestion = self.policy.suggest(allow_new)
+                    suggestion = self._next_suggestion(now)
                     if suggestion is None:
                         break
                     launches.append(self._register(suggestion, now))
-                if not self._allow_new(now):
+                if not self._allow_new(now) and not self._restarts:
                     if self.policy.exhausted and not self._exhausted_announced:
                         self._exhausted_announced = True
                         self.stop_reason = "the search space is exhausted"
-                        logging.getLogger("scheduler").warning(
+                        log.warning(
                             "search space exhausted after %d configs; no more new trials",
                             self.num_configs_started,
                         )
@@ -258,13 +417,29 @@ class Runner:
                     and not cancels
                 ):
                     return
-                if not launches and not cancels:
+                pending_snapshot = None
+                if self.journal is not None and self.journal.wants_snapshot():
+                    pending_snapshot = self.journal.begin_snapshot(self.snapshot_state())
+                if not launches and not cancels and pending_snapshot is None:
                     self._cond.wait(self._wait_timeout(now))
             for spec in launches:
                 self._launch(spec)
             for task_id, reason in cancels:
                 self._backend.cancel(task_id, reason)
+            if pending_snapshot is not None:
+                self.journal.finish_snapshot(pending_snapshot)
+            if self.journal is not None:
+                self.journal.sync()
             self._call_callback(force=False)
+
+    def _snapshot(self, force: bool) -> None:
+        if self.journal is None or self.snapshot_state is None:
+            return
+        with self._lock:
+            if not force and not self.journal.wants_snapshot():
+                return
+            pending = self.journal.begin_snapshot(self.snapshot_state())
+        self.journal.finish_snapshot(pending)
 
     def _wait_timeout(self, now: float) -> float:
         timeout = 1.0
@@ -277,16 +452,23 @@ class Runner:
             timeout = min(timeout, max(0.0, self._start + self.time_out - now) + 0.001)
         if self.callback is not None and self._new_results:
             timeout = min(timeout, max(0.0, self._last_callback + self.callback_delta_secs - now))
+        if self.journal is not None and self.journal.fsync_interval > 0:
+            timeout = min(timeout, self.journal.fsync_interval)
         return timeout
 
-    def _register(self, suggestion: Suggestion, now: float) -> TaskSpec:
-        allocation = self.resources.acquire()
-        task_id = self._next_task_id
-        self._next_task_id += 1
+    def _journal(self, event: dict) -> None:
+        if self.journal is not None:
+            self.journal.append(event)
+
+    # -- applying events (live and replay) -----------------------------------------
+    def _apply_start(self, task_id, suggestion, allocation, *, now=None):
+        if now is None:
+            now = time.monotonic()
+        self.next_task_id = max(self.next_task_id, task_id + 1)
         if suggestion.new_config:
             self.num_configs_started += 1
         deadline = None if self.max_task_time is None else now + self.max_task_time
-        task = _Task(task_id, suggestion, allocation, now, deadline)
+        task = _Task(task_id, suggestion, allocation, now, deadline, restart=suggestion.restart)
         self._tasks[task_id] = task
         self._running.add(task_id)
         self.history.start_task(
@@ -298,6 +480,75 @@ class Runner:
             start_time=time.time(),
         )
         self.policy.on_task_start(task_id, suggestion)
+        return task
+
+    def _apply_report(self, task: _Task, result: dict, *, forced=None):
+        """Record one report; returns ``(decision, policy decision or None, row)``.
+
+        ``forced``: the decision to record (replay); otherwise it is computed here.
+        """
+        reward = result[self.reward_attr]
+        t = result.get(self.time_attr) if self.time_attr else None
+        resume_from = task.suggestion.resume_from
+        replay = resume_from is not None and t is not None and t <= resume_from
+        if task.suggestion.bracket is not None:
+            result["bracket"] = task.suggestion.bracket
+        policy_decision = None
+        if math.isnan(reward):
+            decision = Decision.STOP
+            task.pending_status = "diverged"
+            task.reason = f"reward_attr {self.reward_attr!r} is NaN at {self.time_attr}={t}"
+        elif replay:
+            decision = Decision.CONTINUE
+        else:
+            policy_decision = Decision(self.policy.on_report(task.task_id, result)).value
+            decision = Decision(policy_decision)
+            task.last_result = result
+            if t is not None:
+                task.last_time = t
+            if forced is None:
+                if (
+                    decision in (Decision.CONTINUE, Decision.COMPLETE)
+                    and self.stop_jobs_after_time_out
+                    and self.time_out is not None
+                    and time.monotonic() - self._start >= self.time_out
+                ):
+                    decision = Decision.STOP
+                    task.reason = f"time_out={self.time_out}s reached"
+            if self.max_reward is not None and (
+                reward >= self.max_reward if self.mode == "max" else reward <= self.max_reward
+            ):
+                if not self._max_reward_reached:
+                    self._max_reward_reached = True
+                    self.stop_reason = f"max_reward={self.max_reward} reached"
+                    self._cond.notify_all()
+        if forced is not None:
+            if Decision(forced) == Decision.STOP and decision != Decision.STOP:
+                task.reason = task.reason or f"time_out={self.time_out}s reached"
+            decision = Decision(forced)
+        if decision in _ENDED_BY_DECISION and task.pending_status is None:
+            task.pending_status = _ENDED_BY_DECISION[decision]
+        if decision == Decision.COMPLETE:
+            task.completed = True
+        row = self.history.add_report(task.task_id, result, decision=decision.value, replay=replay)
+        return decision.value, policy_decision, row
+
+    def _apply_end(self, task: _Task, status: str, reason, traceback) -> None:
+        task.ended = True
+        self._running.discard(task.task_id)
+        self.history.end_task(
+            task.task_id, status, reason=reason, traceback=traceback, end_time=time.time()
+        )
+        self.policy.on_task_end(task.task_id, status, task.last_result)
+
+    # -- live -------------------------------------------------------------------------
+    def _register(self, suggestion: Suggestion, now: float) -> TaskSpec:
+        allocation = self.resources.acquire()
+        task_id = self.next_task_id
+        self._journal(
+            {"type": "start", "task_id": task_id, "suggestion": _suggestion_record(suggestion)}
+        )
+        self._apply_start(task_id, suggestion, allocation, now=now)
         checkpoint_dir = os.path.join(self.checkpoint_root, f"config_{suggestion.config_id}")
         args = self.make_args(
             self.train_fn,
@@ -323,48 +574,26 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a launch failure fails that task only
             self.handle_end(spec.task_id, TaskOutcome(RAISED, error=f"launch failed: {exc!r}"))
 
-    # -- called from backend threads ---------------------------------------------
     def handle_report(self, task_id: int, result: dict) -> str:
-        """Decide on one report; returns the decision string for the reporter."""
+        """Decide on one report; returns the decision string for the reporter.
+
+        The journal line is written (and flushed to the OS) before returning, so the
+        task never hears a decision that a crash could lose.
+        """
         with self._cond:
             task = self._tasks.get(task_id)
             if task is None or task.ended or task.cancel_status is not None:
                 return Decision.STOP.value
-            reward = result[self.reward_attr]
-            t = result.get(self.time_attr) if self.time_attr else None
-            resume_from = task.suggestion.resume_from
-            replay = resume_from is not None and t is not None and t <= resume_from
-            if task.suggestion.bracket is not None:
-                result["bracket"] = task.suggestion.bracket
-            if math.isnan(reward):
-                decision = Decision.STOP
-                task.pending_status = "diverged"
-                task.reason = f"reward_attr {self.reward_attr!r} is NaN at {self.time_attr}={t}"
-            elif replay:
-                decision = Decision.CONTINUE
-            else:
-                decision = Decision(self.policy.on_report(task_id, result))
-                task.last_result = result
-                if (
-                    decision in (Decision.CONTINUE, Decision.COMPLETE)
-                    and self.stop_jobs_after_time_out
-                    and self.time_out is not None
-                    and time.monotonic() - self._start >= self.time_out
-                ):
-                    decision = Decision.STOP
-                    task.reason = f"time_out={self.time_out}s reached"
-                if self.max_reward is not None and (
-                    reward >= self.max_reward if self.mode == "max" else reward <= self.max_reward
-                ):
-                    if not self._max_reward_reached:
-                        self._max_reward_reached = True
-                        self.stop_reason = f"max_reward={self.max_reward} reached"
-                        self._cond.notify_all()
-            if decision in _ENDED_BY_DECISION and task.pending_status is None:
-                task.pending_status = _ENDED_BY_DECISION[decision]
-            if decision == Decision.COMPLETE:
-                task.completed = True
-            row = self.history.add_report(task_id, result, decision=decision.value, replay=replay)
+            decision, policy_decision, row = self._apply_report(task, result)
+            self._journal(
+                {
+                    "type": "report",
+                    "task_id": task_id,
+                    "result": result,
+                    "decision": decision,
+                    "policy": policy_decision,
+                }
+            )
             if self.writer is not None:
                 self.writer.write(row, task.suggestion.config)
             self._new_results = True
@@ -372,7 +601,7 @@ class Runner:
                 time.monotonic() - self._last_callback >= self.callback_delta_secs
             ):
                 self._cond.notify_all()
-        return decision.value
+        return decision
 
     def handle_end(self, task_id: int, outcome: TaskOutcome) -> None:
         """Record how a task ended; free its resources; wake the loop."""
@@ -380,8 +609,6 @@ class Runner:
             task = self._tasks.get(task_id)
             if task is None or task.ended:
                 return
-            task.ended = True
-            self._running.discard(task_id)
             traceback = None
             if outcome.kind == CANCELLED and task.cancel_status is not None:
                 status, reason = task.cancel_status, outcome.error
@@ -395,30 +622,38 @@ class Runner:
                 status, reason = "completed", None
             elif outcome.kind == RETURNED and outcome.num_reports == 0:
                 status, reason = "failed", "train_fn returned without reporting any result"
-            elif outcome.kind == RETURNED:
+            else:  # returned normally, or TaskStopped raised by the reporter itself
                 status, reason = "completed", None
-            else:  # TaskStopped raised by the reporter itself (report after completion)
-                status, reason = "completed", None
-            self.history.end_task(
-                task_id, status, reason=reason, traceback=traceback, end_time=time.time()
+            self._journal(
+                {
+                    "type": "end",
+                    "task_id": task_id,
+                    "status": status,
+                    "reason": reason,
+                    "traceback": traceback,
+                }
             )
-            self.policy.on_task_end(task_id, status, task.last_result)
-            self.resources.release(task.allocation)
+            self._apply_end(task, status, reason, traceback)
+            if task.allocation is not None:
+                self.resources.release(task.allocation)
             if self._bar is not None:
-                # The bar counts configs (num_trials counts configs): a config's first
-                # task ending advances it; promotions show in the postfix.
-                if task.suggestion.new_config:
-                    self._bar.update(1)
-                else:
-                    self._num_promotions_done += 1
-                postfix = {}
-                best = self.history.best_reward()
-                if best is not None:
-                    postfix["best"] = f"{best:.4g}"
-                if self._num_promotions_done:
-                    postfix["promoted"] = self._num_promotions_done
-                self._bar.set_postfix(postfix, refresh=False)
+                self._update_bar(task)
             self._cond.notify_all()
+
+    def _update_bar(self, task: _Task) -> None:
+        # The bar counts configs (num_trials counts configs): a config's first task
+        # ending advances it; promotions show in the postfix.
+        if task.suggestion.new_config:
+            self._bar.update(1)
+        else:
+            self._num_promotions_done += 1
+        postfix = {}
+        best = self.history.best_reward()
+        if best is not None:
+            postfix["best"] = f"{best:.4g}"
+        if self._num_promotions_done:
+            postfix["promoted"] = self._num_promotions_done
+        self._bar.set_postfix(postfix, refresh=False)
 
     # -- callbacks -----------------------------------------------------------------
     def _call_callback(self, force: bool) -> None:
@@ -438,7 +673,3 @@ class Runner:
     def num_running(self) -> int:
         with self._lock:
             return len(self._running)
-
-    @property
-    def next_task_id(self) -> int:
-        return self._next_task_id

@@ -34,15 +34,17 @@ class Suggestion:
     new_config: bool = True
     bracket: int | None = None
     resume_from: int | None = None
+    #: the runtime restarts a task that was running when the driver died (resume)
+    restart: bool = False
 
     def __post_init__(self):
         if not isinstance(self.config, dict):
             raise TypeError(f"Suggestion.config must be a dict, got {type(self.config).__name__}")
         if self.config_id < 0:
             raise ValueError(f"Suggestion.config_id must be >= 0, got {self.config_id}")
-        if self.new_config and self.resume_from is not None:
-            raise ValueError("a new config cannot have resume_from set")
-        if not self.new_config and self.resume_from is None:
+        if self.new_config and (self.resume_from is not None or self.restart):
+            raise ValueError("a new config cannot have resume_from or restart set")
+        if not self.new_config and self.resume_from is None and not self.restart:
             raise ValueError("a promotion needs resume_from")
 
 

@@ -50,8 +50,8 @@ class FIFOPolicy(Policy):
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         config = self._configs.pop(task_id, None)
-        if config is None:
-            return
+        if config is None or status == "interrupted":
+            return  # interrupted: the runtime starts the config again
         if status in ("failed", "diverged") or last_result is None:
             self.searcher.evaluation_failed(config)
         else:
@@ -62,10 +62,12 @@ class FIFOPolicy(Policy):
         return {
             "next_config_id": self._next_config_id,
             "exhausted": self._exhausted,
+            "running": [[task_id, config] for task_id, config in self._configs.items()],
             "searcher": self.searcher.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
         self._next_config_id = int(state["next_config_id"])
         self._exhausted = bool(state["exhausted"])
+        self._configs = {int(task_id): dict(config) for task_id, config in state["running"]}
         self.searcher.load_state_dict(state["searcher"])

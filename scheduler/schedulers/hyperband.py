@@ -179,7 +179,8 @@ class HyperbandPolicy(Policy):
         if system is None:
             go = True
         elif self.type == "stopping":
-            go = system.on_report(task_id, t, reward, skip)
+            # keyed by config: a config restarted after a crash is not recorded twice
+            go = system.on_report(config_id, t, reward, skip)
         else:
             go = system.on_report(config_id, t, reward)
         if t >= self.max_t:
@@ -205,6 +206,8 @@ class HyperbandPolicy(Policy):
         if config_id is None:
             return
         pending = self._last_unsent.pop(task_id, None)
+        if status == "interrupted":
+            return  # the runtime starts the config again
         if status in ("failed", "diverged"):
             self._dead.add(config_id)
             self.searcher.evaluation_failed(self.configs[config_id])
@@ -221,6 +224,8 @@ class HyperbandPolicy(Policy):
             "exhausted": self._exhausted,
             "configs": [[cid, self.configs[cid], self.brackets[cid]] for cid in self.configs],
             "dead": sorted(self._dead),
+            "running": [[t, c] for t, c in self._tasks.items()],
+            "unsent": [[t, r] for t, r in self._last_unsent.items()],
             "sampler": self.sampler.state_dict(),
             "systems": [None if s is None else s.state_dict() for s in self.systems],
             "searcher": self.searcher.state_dict(),
@@ -237,6 +242,8 @@ class HyperbandPolicy(Policy):
         self.configs = {int(cid): dict(cfg) for cid, cfg, _ in state["configs"]}
         self.brackets = {int(cid): int(b) for cid, _, b in state["configs"]}
         self._dead = {int(c) for c in state["dead"]}
+        self._tasks = {int(t): int(c) for t, c in state["running"]}
+        self._last_unsent = {int(t): dict(r) for t, r in state["unsent"]}
         self.sampler = type(self.sampler).from_state_dict(state["sampler"])
         kinds = [type(s) for s in self.systems]
         self.systems = [
