@@ -390,9 +390,7 @@ class BaseScheduler:
         if self._runner.started:
             raise RuntimeError("load_state_dict() must be called before run()")
         if state.get("version") != STATE_VERSION:
-            raise ValueError(
-                f"state version must be {STATE_VERSION}, got {state.get('version')!r}"
-            )
+            raise ValueError(f"state version must be {STATE_VERSION}, got {state.get('version')!r}")
         if state.get("scheduler") != type(self).__name__:
             raise ValueError(
                 f"state was saved by {state.get('scheduler')!r}, cannot load it into "
