@@ -140,6 +140,7 @@ class Runner:
         self._bar = None
         self._num_promotions_done = 0
         self._finished = False
+        self._interrupted = False
         self.stop_reason: str | None = None
 
     # -- state (for snapshots) -------------------------------------------------------
@@ -269,12 +270,13 @@ class Runner:
             return
         from scheduler.runtime.backend import make_backend
 
-        self._start = time.monotonic() - self.elapsed_before
-        self._start_wall = time.time() - self.elapsed_before
         self._backend = make_backend(
             self.backend_name, self.train_fn, self.handle_report, self.handle_end
         )
         self._backend.prepare(self.resources.max_concurrency)
+        # The experiment clock (time_out) starts once the workers are ready.
+        self._start = time.monotonic() - self.elapsed_before
+        self._start_wall = time.time() - self.elapsed_before
         if self.progress_enabled:
             from tqdm.auto import tqdm
 
@@ -310,20 +312,27 @@ class Runner:
                 if deadline is not None and time.monotonic() >= deadline:
                     break
         except KeyboardInterrupt:
-            self.shutdown("interrupted by the user (KeyboardInterrupt)")
+            self.shutdown("interrupted by the user (KeyboardInterrupt)", status="interrupted")
             raise
         if self._error is not None:
             raise RuntimeError("the scheduler's runtime loop failed") from self._error
         return event.is_set()
 
-    def shutdown(self, reason: str = "scheduler shut down", timeout: float = 5.0) -> None:
-        """Stop launching, cancel running tasks, release the backend."""
+    def shutdown(
+        self, reason: str = "scheduler shut down", timeout: float = 5.0, status: str = "stopped"
+    ) -> None:
+        """Stop launching, cancel running tasks, release the backend.
+
+        ``status="interrupted"`` (Ctrl-C) ends the running tasks as interrupted without
+        journaling their end, so that a resumed run starts their configs again.
+        """
         with self._cond:
             self._shutdown = True
+            self._interrupted = status == "interrupted"
             self.stop_reason = self.stop_reason or reason
             running = sorted(self._running)
             for task_id in running:
-                self._tasks[task_id].cancel_status = "stopped"
+                self._tasks[task_id].cancel_status = status
             self._cond.notify_all()
         if self._backend is not None:
             for task_id in running:
@@ -339,7 +348,10 @@ class Runner:
             self._finished = True
         if self._backend is not None:
             self._backend.shutdown()
-        self._snapshot(force=True)
+        if not self._interrupted:
+            # After Ctrl-C the journal, not a snapshot, has the last word: its tasks
+            # in flight are restarted on resume.
+            self._snapshot(force=True)
         if self.journal is not None:
             self.journal.close()
         if self.writer is not None:
@@ -624,15 +636,16 @@ class Runner:
                 status, reason = "failed", "train_fn returned without reporting any result"
             else:  # returned normally, or TaskStopped raised by the reporter itself
                 status, reason = "completed", None
-            self._journal(
-                {
-                    "type": "end",
-                    "task_id": task_id,
-                    "status": status,
-                    "reason": reason,
-                    "traceback": traceback,
-                }
-            )
+            if status != "interrupted":
+                self._journal(
+                    {
+                        "type": "end",
+                        "task_id": task_id,
+                        "status": status,
+                        "reason": reason,
+                        "traceback": traceback,
+                    }
+                )
             self._apply_end(task, status, reason, traceback)
             if task.allocation is not None:
                 self.resources.release(task.allocation)
