@@ -83,3 +83,41 @@ class Policy(abc.ABC):
     @abc.abstractmethod
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` output."""
+
+
+class SearcherPolicy(Policy):
+    """A policy whose new configs come from a searcher, numbered 0, 1, 2, ..."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self._next_config_id = 0
+        self._exhausted = False
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+    def _draw_config(self) -> tuple[int, dict] | None:
+        """``(config_id, config)`` of the searcher's next config, or None once it has
+        none left (then :attr:`exhausted` is True)."""
+        if self._exhausted:
+            return None
+        config = self.searcher.get_config()
+        if config is None:
+            self._exhausted = True
+            return None
+        config_id = self._next_config_id
+        self._next_config_id += 1
+        return config_id, dict(config)
+
+    def _searcher_state(self) -> dict:
+        return {
+            "next_config_id": self._next_config_id,
+            "exhausted": self._exhausted,
+            "searcher": self.searcher.state_dict(),
+        }
+
+    def _load_searcher_state(self, state: dict) -> None:
+        self._next_config_id = int(state["next_config_id"])
+        self._exhausted = bool(state["exhausted"])
+        self.searcher.load_state_dict(state["searcher"])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from scheduler.schedulers.base import Decision, Policy, Suggestion
+from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 
 __all__ = ["FIFOPolicy"]
 
 
-class FIFOPolicy(Policy):
+class FIFOPolicy(SearcherPolicy):
     """Runs each config once, to completion.
 
     The searcher proposes configs; a config's reward is the last ``reward_attr`` it
@@ -16,30 +16,17 @@ class FIFOPolicy(Policy):
     """
 
     def __init__(self, searcher, *, reward_attr: str, time_attr: str | None = None):
-        self.searcher = searcher
+        super().__init__(searcher)
         self.reward_attr = reward_attr
         self.time_attr = time_attr
-        self._next_config_id = 0
-        self._exhausted = False
         self._configs: dict[int, dict] = {}  # task_id -> config of running tasks
 
-    @property
-    def exhausted(self) -> bool:
-        return self._exhausted
-
-    def _new_config(self) -> Suggestion | None:
-        if self._exhausted:
-            return None
-        config = self.searcher.get_config()
-        if config is None:
-            self._exhausted = True
-            return None
-        config_id = self._next_config_id
-        self._next_config_id += 1
-        return Suggestion(config=dict(config), config_id=config_id)
-
     def suggest(self, allow_new: bool) -> Suggestion | None:
-        return self._new_config() if allow_new else None
+        drawn = self._draw_config() if allow_new else None
+        if drawn is None:
+            return None
+        config_id, config = drawn
+        return Suggestion(config=config, config_id=config_id)
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         self._configs[task_id] = suggestion.config
@@ -60,14 +47,10 @@ class FIFOPolicy(Policy):
 
     def state_dict(self) -> dict:
         return {
-            "next_config_id": self._next_config_id,
-            "exhausted": self._exhausted,
+            **self._searcher_state(),
             "running": [[task_id, config] for task_id, config in self._configs.items()],
-            "searcher": self.searcher.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self._next_config_id = int(state["next_config_id"])
-        self._exhausted = bool(state["exhausted"])
+        self._load_searcher_state(state)
         self._configs = {int(task_id): dict(config) for task_id, config in state["running"]}
-        self.searcher.load_state_dict(state["searcher"])

@@ -12,7 +12,7 @@ reports to the right rung system and turns the kernels' answers into decisions.
 from __future__ import annotations
 
 from scheduler import _kernels
-from scheduler.schedulers.base import Decision, Policy, Suggestion
+from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 
 __all__ = ["HyperbandPolicy", "RUNG_SYSTEMS", "SEARCHER_DATA"]
 
@@ -21,7 +21,7 @@ RUNG_SYSTEMS = {"stopping": "StoppingRungs", "promotion": "PromotionRungs"}
 SEARCHER_DATA = ("rungs", "all", "rungs_and_last")
 
 
-class HyperbandPolicy(Policy):
+class HyperbandPolicy(SearcherPolicy):
     """Asynchronous successive halving with brackets.
 
     Parameters
@@ -75,7 +75,7 @@ class HyperbandPolicy(Policy):
             )
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-        self.searcher = searcher
+        super().__init__(searcher)
         self.reward_attr = reward_attr
         self.time_attr = time_attr
         self.type = type
@@ -91,8 +91,6 @@ class HyperbandPolicy(Policy):
         self.num_brackets = self.sampler.num_brackets
         self._level_set = frozenset(self.levels)
         self.systems = self._make_systems()
-        self._next_config_id = 0
-        self._exhausted = False
         self.configs: dict[int, dict] = {}  # config_id -> config
         self.brackets: dict[int, int] = {}  # config_id -> bracket
         self._dead: set[int] = set()  # configs whose task failed: never promoted
@@ -120,10 +118,6 @@ class HyperbandPolicy(Policy):
         return self.systems[0], bracket
 
     # -- Policy ------------------------------------------------------------------------
-    @property
-    def exhausted(self) -> bool:
-        return self._exhausted
-
     def _promotion(self) -> Suggestion | None:
         for system in self.systems:
             if system is None:
@@ -149,14 +143,10 @@ class HyperbandPolicy(Policy):
             promotion = self._promotion()
             if promotion is not None:
                 return promotion
-        if not allow_new or self._exhausted:
+        drawn = self._draw_config() if allow_new else None
+        if drawn is None:
             return None
-        config = self.searcher.get_config()
-        if config is None:
-            self._exhausted = True
-            return None
-        config_id = self._next_config_id
-        self._next_config_id += 1
+        config_id, config = drawn
         bracket = int(self.sampler.sample())
         self.configs[config_id] = dict(config)
         self.brackets[config_id] = bracket
@@ -220,15 +210,13 @@ class HyperbandPolicy(Policy):
             "type": self.type,
             "levels": list(self.levels),
             "max_t": self.max_t,
-            "next_config_id": self._next_config_id,
-            "exhausted": self._exhausted,
+            **self._searcher_state(),
             "configs": [[cid, self.configs[cid], self.brackets[cid]] for cid in self.configs],
             "dead": sorted(self._dead),
             "running": [[t, c] for t, c in self._tasks.items()],
             "unsent": [[t, r] for t, r in self._last_unsent.items()],
             "sampler": self.sampler.state_dict(),
             "systems": [None if s is None else s.state_dict() for s in self.systems],
-            "searcher": self.searcher.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -237,8 +225,7 @@ class HyperbandPolicy(Policy):
                 f"state is for type={state['type']!r} with rung levels {state['levels']}, "
                 f"this scheduler has type={self.type!r} with rung levels {list(self.levels)}"
             )
-        self._next_config_id = int(state["next_config_id"])
-        self._exhausted = bool(state["exhausted"])
+        self._load_searcher_state(state)
         self.configs = {int(cid): dict(cfg) for cid, cfg, _ in state["configs"]}
         self.brackets = {int(cid): int(b) for cid, _, b in state["configs"]}
         self._dead = {int(c) for c in state["dead"]}
@@ -250,4 +237,3 @@ class HyperbandPolicy(Policy):
             None if d is None else kind.from_state_dict(d)
             for kind, d in zip(kinds, state["systems"])
         ]
-        self.searcher.load_state_dict(state["searcher"])
