@@ -1,6 +1,6 @@
 """scheduler: asynchronous hyperparameter optimization.
 
-FIFO and Hyperband (stopping and promotion, i.e. ASHA) schedulers over one task/reporter
+FIFO, Hyperband (stopping and promotion, i.e. ASHA) and RL schedulers over one task/reporter
 runtime, with the rung logic compiled in Cython (``_rungs``). The API follows
 AutoGluon's ``core.scheduler``: decorate ``train_fn(args, reporter)`` with
 :func:`scheduler.args`, build a scheduler, ``run()``, ``join_jobs()``.
@@ -12,6 +12,7 @@ compiled ``_rungs``) or ``"python"`` (the twins, with ``SCHEDULER_NO_EXTENSIONS=
 from scheduler import searchers, space
 from scheduler._decorator import Args, args
 from scheduler._exceptions import TaskStopped
+from scheduler._rl import RLScheduler
 from scheduler._scheduler import FIFOScheduler, HyperbandScheduler
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ __all__ = [
     "Args",
     "FIFOScheduler",
     "HyperbandScheduler",
+    "RLScheduler",
     "TaskStopped",
     "args",
     "searchers",

@@ -116,22 +116,7 @@ class BaseScheduler:
         self.extra_args = dict(args) if args is not None else {}
 
         self.space = get_space(train_fn)
-        if isinstance(searcher, str):
-            options = dict(search_options or {})
-            options.setdefault("reward_attr", reward_attr)
-            options.setdefault("mode", mode)
-            self.searcher = searcher_factory(searcher, space=self.space, **options)
-        elif isinstance(searcher, BaseSearcher):
-            if search_options:
-                raise ValueError(
-                    "search_options is only used when searcher is a name, "
-                    f"got a searcher object and search_options={search_options!r}"
-                )
-            self.searcher = searcher
-        else:
-            raise ValueError(
-                f"searcher must be 'random', 'grid' or a BaseSearcher, got {searcher!r}"
-            )
+        self.searcher = self._make_searcher(searcher, search_options)
 
         self.output_dir = None if output_dir is None else os.path.abspath(os.fspath(output_dir))
         self.checkpoint = None if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
@@ -173,6 +158,22 @@ class BaseScheduler:
     # -- to be provided by subclasses --------------------------------------------
     def _make_policy(self) -> Policy:
         raise NotImplementedError
+
+    def _make_searcher(self, searcher, search_options):
+        """The searcher from the ``searcher`` and ``search_options`` arguments."""
+        if isinstance(searcher, str):
+            options = dict(search_options or {})
+            options.setdefault("reward_attr", self.reward_attr)
+            options.setdefault("mode", self.mode)
+            return searcher_factory(searcher, space=self.space, **options)
+        if isinstance(searcher, BaseSearcher):
+            if search_options:
+                raise ValueError(
+                    "search_options is only used when searcher is a name, "
+                    f"got a searcher object and search_options={search_options!r}"
+                )
+            return searcher
+        raise ValueError(f"searcher must be 'random', 'grid' or a BaseSearcher, got {searcher!r}")
 
     # -- running -------------------------------------------------------------------
     def _make_args(self, train_fn, config, **kwargs):

@@ -166,12 +166,14 @@ class Runner:
             "num_configs_started": self.num_configs_started,
             "max_reward_reached": self._max_reward_reached,
             "running": running,
+            "restarts": [_suggestion_record(r) for r in self._restarts],
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.next_task_id = int(state["next_task_id"])
         self.num_configs_started = int(state["num_configs_started"])
         self._max_reward_reached = bool(state["max_reward_reached"])
+        self._restarts = [Suggestion(**record) for record in state["restarts"]]
         for item in state["running"]:
             suggestion = Suggestion(**item["suggestion"])
             task = _Task(item["task_id"], suggestion, None, 0.0, None, restart=item["restart"])

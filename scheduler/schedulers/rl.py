@@ -16,7 +16,9 @@ to sample and when to learn:
 The reward of a trial is its last reported ``reward_attr``, negated for ``mode='min'``.
 A failed or diverged trial (or one without a finite reward) gives no gradient: it is
 counted in :attr:`RLPolicy.num_failed` and, in sync mode, its batch is learned from the
-other trials. Every report is answered ``CONTINUE``. Configs are sampled with
+other trials. A task ended as ``interrupted`` (the driver stopped while it ran) is
+neither: its config stays in flight until the runtime starts it again. Every report is
+answered ``CONTINUE``. Configs are sampled with
 replacement: the controller may propose a config again (it is learning which to
 prefer), so the policy is never exhausted.
 
@@ -40,9 +42,10 @@ STATE_VERSION = 1
 # Life of a sampled config.
 _SUGGESTED = "suggested"  # returned by suggest, not started yet
 _RUNNING = "running"
+_INTERRUPTED = "interrupted"  # its task was interrupted; the runtime starts it again
 _REWARDED = "rewarded"
 _FAILED = "failed"
-_IN_FLIGHT = (_SUGGESTED, _RUNNING)
+_IN_FLIGHT = (_SUGGESTED, _RUNNING, _INTERRUPTED)
 
 
 @dataclass
@@ -185,7 +188,8 @@ class RLPolicy(Policy):
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         sample = self._samples.get(suggestion.config_id)
-        if sample is None or sample.state != _SUGGESTED:
+        expected = _INTERRUPTED if suggestion.restart else _SUGGESTED
+        if sample is None or sample.state != expected:
             return  # not one of ours (or started twice): nothing to learn from
         sample.state = _RUNNING
         sample.task_id = task_id
@@ -199,6 +203,10 @@ class RLPolicy(Policy):
         if config_id is None:
             return
         sample = self._samples[config_id]
+        if status == "interrupted":
+            sample.state = _INTERRUPTED  # the runtime starts the config again
+            sample.task_id = None
+            return
         reward = self._reward(status, last_result)
         if reward is None:
             sample.state = _FAILED
@@ -240,18 +248,6 @@ class RLPolicy(Policy):
             del self._samples[config_id]
         self._batch = []
         self._batch_closed = False
-
-    def drop_in_flight(self) -> int:
-        """Forget configs that were suggested or running (e.g. when resuming from a
-        checkpoint whose running trials will not be restarted). Returns how many."""
-        dropped = [c for c, s in self._samples.items() if s.state in _IN_FLIGHT]
-        for config_id in dropped:
-            del self._samples[config_id]
-        self._tasks = {t: c for t, c in self._tasks.items() if c not in dropped}
-        self._batch = [c for c in self._batch if c not in dropped]
-        if self.sync:
-            self._maybe_learn_batch()
-        return len(dropped)
 
     # -- introspection -------------------------------------------------------------
 
