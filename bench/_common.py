@@ -1,0 +1,119 @@
+"""Helpers shared by the benchmarks in ``bench/`` (not a benchmark: CI does not run it)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now, in bytes.
+
+    Reads ``/proc/self/statm`` (Linux). Elsewhere falls back to the PEAK resident size
+    from :func:`resource.getrusage`, which is only honest while memory grows.
+    """
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def clock_overhead_ns(samples: int = 20_000) -> float:
+    """Median cost of one ``t0 = perf_counter_ns(); t1 = perf_counter_ns()`` pair."""
+    clock = time.perf_counter_ns
+    gaps = []
+    for _ in range(samples):
+        t0 = clock()
+        t1 = clock()
+        gaps.append(t1 - t0)
+    return float(statistics.median(gaps))
+
+
+def block_overhead_ns(samples: int = 5_000) -> tuple[float, float]:
+    """Median (CPU, wall) cost of an empty block timed as the benchmarks time a batch.
+
+    The block is ``cpu0, wall0 = thread_time_ns(), perf_counter_ns()`` then
+    ``wall1, cpu1 = perf_counter_ns(), thread_time_ns()``.
+    """
+    cpu_gaps, wall_gaps = [], []
+    for _ in range(samples):
+        cpu0, wall0 = time.thread_time_ns(), time.perf_counter_ns()
+        wall1, cpu1 = time.perf_counter_ns(), time.thread_time_ns()
+        cpu_gaps.append(cpu1 - cpu0)
+        wall_gaps.append(wall1 - wall0)
+    return float(statistics.median(cpu_gaps)), float(statistics.median(wall_gaps))
+
+
+@contextlib.contextmanager
+def gc_off():
+    """Disable the cyclic garbage collector for the block (as :mod:`timeit` does)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def cpu_model() -> str:
+    """The processor's model name, from ``/proc/cpuinfo`` when there is one."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    """One line naming the processor, CPU count, OS, Python and numpy versions."""
+    import numpy
+
+    return (
+        f"{cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, numpy {numpy.__version__}"
+    )
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages, or "n/a"."""
+    try:
+        return "/".join(f"{value:.2f}" for value in os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
+def command_line(script: str) -> str:
+    """How this benchmark was invoked, e.g. ``python bench/rungs.py --smoke``."""
+    return shlex.join(["python", script, *sys.argv[1:]])
+
+
+def markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """A padded markdown table; the columns whose index is in ``right`` align right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells) -> str:
+        padded = [
+            str(cell).rjust(width) if i in right else str(cell).ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(
+        "-" * (width + 1) + ":" if i in right else "-" * (width + 2)
+        for i, width in enumerate(widths)
+    )
+    return "\n".join([line(header), rule + "|", *(line(row) for row in rows)])
