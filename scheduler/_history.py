@@ -22,8 +22,9 @@ Counted reports are those with ``replay=False`` and a real-number reward. Replay
 reports a restarted promoted task makes again at times ``<= resume_from`` -- are kept for
 the record and for the plots but never counted.
 
-Each ``add_report`` updates the best in O(log n) amortized (n = number of configs), with
-a heap of (value, order) entries invalidated lazily: it never rescans the history.
+Each ``add_report`` updates the best in O(log n) (n = number of reports), with a heap of
+(value, order) entries invalidated lazily: it never rescans the history or rebuilds the
+heap, so no single report pays for the others.
 
 The class does no locking: the runtime calls it under its own lock.
 """
@@ -239,19 +240,12 @@ class History:
             self._push(record)
 
     def _push(self, record: ConfigRecord) -> None:
+        # Lazy deletion: superseded entries stay until they reach the top of the heap
+        # and are popped by a query. The heap holds at most one entry per counted
+        # report (like the rows themselves) and is never rebuilt, so no report pays
+        # an O(number of configs) pause while the runtime waits on it.
         key = -record.reward if self.mode == "max" else record.reward
         heapq.heappush(self._heap, (key, record._order, record.config_id, record._version))
-        if len(self._heap) > 2 * len(self.configs) + 64:
-            self._rebuild_heap()
-
-    def _rebuild_heap(self) -> None:
-        sign = -1.0 if self.mode == "max" else 1.0
-        self._heap = [
-            (sign * r.reward, r._order, r.config_id, r._version)
-            for r in self.configs.values()
-            if r.reward is not None and not math.isnan(r.reward)
-        ]
-        heapq.heapify(self._heap)
 
     def end_task(
         self,

@@ -349,14 +349,18 @@ def test_best_matches_a_full_rescan(events, mode, with_time):
     assert loaded.best_task_id() == h.best_task_id()
 
 
-def test_heap_stays_bounded():
+def test_heap_holds_at_most_one_entry_per_report_and_queries_drop_stale_ones():
     h = History("acc", "epoch")
     h.start_task(0, 0, {}, start_time=0.0)
     h.start_task(1, 1, {}, start_time=0.0)
     for t in range(1, 2000):
         h.add_report(0, {"epoch": t, "acc": float(t % 7)}, decision="continue")
         h.add_report(1, {"epoch": t, "acc": float(t % 5)}, decision="continue")
-    assert len(h._heap) <= 2 * len(h.configs) + 65
+        assert len(h._heap) <= h.num_reports
+    # epoch 1999: config 0 has 1999 % 7 = 4, config 1 has 1999 % 5 = 4 -> tie, earlier wins
+    assert h.best_config_id() == 0 and h.best_reward() == 4.0
+    _, _, config_id, version = h._heap[0]
+    assert h.configs[config_id]._version == version  # the top is live after a query
     h._check()
 
 
