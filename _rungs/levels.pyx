@@ -53,6 +53,8 @@ def _check_levels(levels, max_t=None):
         raise ValueError(f"levels must be strictly increasing, got {levels!r}")
     if max_t is not None and any(level >= max_t for level in checked):
         raise ValueError(f"levels must all be < max_t (= {max_t}), got {levels!r}")
+    if max(checked) > _INT64_MAX:  # no negative indexing: wraparound is off in Cython
+        raise ValueError(f"levels must all be < 2**63 (int64), got {levels!r}")
     return checked
 
 
