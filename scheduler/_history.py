@@ -105,6 +105,10 @@ class ConfigRecord:
     _version: int = field(default=0, repr=False, compare=False)
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 def _real(value: Any) -> float | None:
     """``value`` as a float if it is a real number (not a bool), else None."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -146,6 +150,7 @@ class History:
         self.tasks: dict[int, TaskRecord] = {}
         self.configs: dict[int, ConfigRecord] = {}
         self._rows: list[dict] = []  # every stored row, in report order
+        self._last_row_position: dict[int, int] = {}  # running task -> its last row in _rows
         self._counts = dict.fromkeys(TASK_STATUSES, 0)
         self._order = 0
         self._heap: list[tuple[float, int, int, int]] = []
@@ -214,6 +219,7 @@ class History:
         row["replay"] = bool(replay)
         rows = self.training_history[task_id]
         rows.append(row)
+        self._last_row_position[task_id] = len(self._rows)
         self._rows.append(row)
         if not replay:
             self._count(task, len(rows) - 1, row, t)
@@ -274,7 +280,11 @@ class History:
         self._counts[status] += 1
         rows = self.training_history[task_id]
         if rows:
-            rows[-1]["status"] = status
+            # A new dict, not a mutation: a snapshot being serialized in another
+            # thread may hold the old one.
+            last = {**rows[-1], "status": status}
+            rows[-1] = last
+            self._rows[self._last_row_position.pop(task_id)] = last
 
     # ------------------------------------------------------------------ queries
 
@@ -349,12 +359,16 @@ class History:
 
     # ------------------------------------------------------------------ state
 
-    def state_dict(self) -> dict:
+    def state_dict(self, *, convert: bool = True) -> dict:
         """The whole history as plain JSON data (lists, str keys; no tuples).
 
         Values JSON cannot hold are converted (numpy scalars to Python, arrays to lists,
         else ``repr``). NaN rewards stay float NaN, which :mod:`json` writes as ``NaN``.
+        ``convert=False`` skips that conversion and returns the stored row dicts
+        themselves, which are never mutated afterwards: cheap enough to take under the
+        runtime's lock and serialize outside it (``json.dumps(..., default=to_jsonable)``).
         """
+        conv = to_jsonable if convert else _identity
         return {
             "format": STATE_FORMAT,
             "reward_attr": self.reward_attr,
@@ -364,7 +378,7 @@ class History:
                 {
                     "task_id": t.task_id,
                     "config_id": t.config_id,
-                    "config": to_jsonable(t.config),
+                    "config": conv(t.config),
                     "bracket": t.bracket,
                     "resume_from": t.resume_from,
                     "status": t.status,
@@ -375,7 +389,7 @@ class History:
                 }
                 for t in self.tasks.values()
             ],
-            "reports": [to_jsonable(row) for row in self._rows],
+            "reports": [conv(row) for row in self._rows] if convert else list(self._rows),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -421,6 +435,8 @@ class History:
                 )
             rows = self.training_history[task.task_id]
             rows.append(row)
+            if task.status == "running":
+                self._last_row_position[task.task_id] = len(self._rows)
             self._rows.append(row)
             if not row.get("replay", False):
                 t = _real(row.get(self.time_attr)) if self.time_attr is not None else None

@@ -20,8 +20,9 @@ fsync policy: ``fsync_interval=0`` fsyncs every event before the decision is sen
 (survives power loss, costs a disk flush per report); the default ``1.0`` fsyncs at
 most once a second from the runtime's own thread (a killed process loses nothing, a
 power cut at most the last second). Snapshots are taken when the events since the last
-one reach ``max(snapshot_min_events, events covered by the last snapshot)`` or
-``snapshot_interval`` seconds passed, so their cost per event stays O(1) amortized.
+one reach ``max(snapshot_min_events, events covered by the last snapshot)``, so their
+cost per event stays O(1) amortized; the runtime takes the state under its lock without
+converting it and serializes it outside the lock.
 
 Loading never unpickles or executes anything: it is ``json.loads`` only. A torn last
 line (a crash mid-write) is dropped with a warning; a corrupt line anywhere else is an
@@ -36,6 +37,8 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+
+from scheduler._results import to_jsonable
 
 __all__ = ["Journal", "JournalError", "Recovery", "recover"]
 
@@ -104,14 +107,17 @@ class Recovery:
     events: list[dict] = field(default_factory=list)
     last_seq: int = 0
     last_t: float = 0.0
+    torn: tuple | None = None  # (file, byte offset of the skipped last line)
 
 
-def _read_segment(file: str, *, is_last: bool) -> list[dict]:
+def _read_segment(file: str, *, is_last: bool, torn_at: list | None = None) -> list[dict]:
     events = []
+    offset = 0
     with open(file, "rb") as f:
         lines = f.read().split(b"\n")
     # A complete file ends with "\n", so the final element is empty.
     for number, raw in enumerate(lines, start=1):
+        start, offset = offset, offset + len(raw) + 1
         if not raw.strip():
             continue
         try:
@@ -127,6 +133,8 @@ def _read_segment(file: str, *, is_last: bool) -> list[dict]:
                     RuntimeWarning,
                     stacklevel=3,
                 )
+                if torn_at is not None:
+                    torn_at.append(start)
                 break
             raise JournalError(f"journal {file!r} is corrupt at line {number}: {exc}") from exc
         events.append(event)
@@ -151,8 +159,13 @@ def recover(path: str) -> Recovery:
     header = snapshot.get("header") if snapshot else None
     segments = _segments(path)
     events: list[dict] = []
+    torn = None
     for i, (_, file) in enumerate(segments):
-        for event in _read_segment(file, is_last=i == len(segments) - 1):
+        torn_at: list = []
+        read = _read_segment(file, is_last=i == len(segments) - 1, torn_at=torn_at)
+        if torn_at:
+            torn = (file, torn_at[0])
+        for event in read:
             if event["type"] == "header":
                 header = header or event
                 continue
@@ -171,7 +184,7 @@ def recover(path: str) -> Recovery:
             events.append(event)
     last_seq = events[-1]["seq"] if events else covered
     last_t = events[-1]["t"] if events else (snapshot.get("t", 0.0) if snapshot else 0.0)
-    return Recovery(snapshot, header, events, last_seq, float(last_t))
+    return Recovery(snapshot, header, events, last_seq, float(last_t), torn)
 
 
 class Journal:
@@ -188,17 +201,14 @@ class Journal:
         t0: float = 0.0,
         fsync_interval: float = 1.0,
         snapshot_min_events: int = 10_000,
-        snapshot_interval: float = 600.0,
     ):
         self.path = os.path.abspath(path)
         self.header = dict(header, type="header", journal_format=FORMAT)
         self.seq = seq
         self.fsync_interval = fsync_interval
         self.snapshot_min_events = snapshot_min_events
-        self.snapshot_interval = snapshot_interval
         self._clock0 = time.monotonic() - t0
         self._covered = seq  # events included in the newest snapshot
-        self._last_snapshot = time.monotonic()
         self._last_sync = time.monotonic()
         self._dirty = False
         os.makedirs(_segment_dir(self.path), exist_ok=True)
@@ -247,16 +257,17 @@ class Journal:
 
     # -- snapshots -----------------------------------------------------------------
     def wants_snapshot(self) -> bool:
+        """True when the events since the last snapshot reach
+        ``max(snapshot_min_events, events the last snapshot covered)``: each snapshot
+        costs O(history), so doubling intervals keep the cost per event O(1)
+        amortized and a resume replays at most about half of the history."""
         pending = self.seq - self._covered
-        if pending <= 0:
-            return False
-        if pending >= max(self.snapshot_min_events, self._covered):
-            return True
-        return time.monotonic() - self._last_snapshot >= self.snapshot_interval
+        return pending > 0 and pending >= max(self.snapshot_min_events, self._covered)
 
-    def begin_snapshot(self, state: dict) -> tuple[int, str]:
-        """Serialize ``state`` (taken at the current seq) and start a new segment.
-        Call under the lock that orders events; cheap apart from ``json.dumps``."""
+    def begin_snapshot(self, state: dict) -> tuple[int, dict]:
+        """Take ``state`` (as of the current seq) and start a new segment. Call under
+        the lock that orders events; O(1) apart from the caller's ``state``, which must
+        not be mutated afterwards (it is serialized by :meth:`finish_snapshot`)."""
         snapshot = dict(
             state,
             journal_format=FORMAT,
@@ -264,15 +275,18 @@ class Journal:
             t=round(self.elapsed(), 6),
             header=self.header,
         )
-        text = json.dumps(snapshot, separators=(",", ":"), allow_nan=True)
         self._open_segment(self.seq + 1)
         self._covered = self.seq
-        self._last_snapshot = time.monotonic()
-        return self.seq, text
+        return self.seq, snapshot
 
-    def finish_snapshot(self, pending: tuple[int, str]) -> None:
-        """Write the snapshot atomically, then drop the segments it covers."""
-        seq, text = pending
+    def finish_snapshot(self, pending: tuple[int, dict]) -> None:
+        """Serialize and write the snapshot atomically, then drop the segments it
+        covers. Runs outside the runtime's lock."""
+        seq, snapshot = pending
+        try:
+            text = json.dumps(snapshot, separators=(",", ":"), allow_nan=True, default=to_jsonable)
+        except (TypeError, ValueError):  # e.g. a dict with tuple keys in a result
+            text = json.dumps(to_jsonable(snapshot), separators=(",", ":"), allow_nan=True)
         atomic_write_text(self.path, text)
         for first, file in _segments(self.path):
             if first <= seq:

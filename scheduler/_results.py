@@ -173,6 +173,23 @@ def _drop_torn_tail(path: Path) -> None:
         f.truncate(0)
 
 
+def _truncate_after_lines(path: Path, keep: int) -> None:
+    """Cut ``path`` right after its first ``keep`` non-empty lines."""
+    offset = 0
+    kept = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if kept == keep:
+                break
+            offset += len(line)
+            if line.strip():
+                kept += 1
+    with open(path, "rb+") as f:
+        f.truncate(offset)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _fsync_dir(path: Path) -> None:
     """Best effort: make a rename in ``path`` durable (POSIX only)."""
     if os.name != "posix":  # pragma: no cover
@@ -235,6 +252,14 @@ class ResultsWriter:
                 header = next(csv.reader(f), None)
             if header:
                 self._set_header(header)
+        if resume and self._header and self.rows_written:
+            with open(self.csv_path, newline="", encoding="utf-8") as f:
+                csv_rows = sum(1 for _ in csv.reader(f)) - 1
+            if csv_rows < self.rows_written:
+                # Killed between the jsonl and the csv write of a row: cut the jsonl
+                # back to the csv (one truncate), the runtime writes the rest again.
+                _truncate_after_lines(self.jsonl_path, csv_rows)
+                self.rows_written = csv_rows
         self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")
         if resume and self._header:
             self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")

@@ -211,7 +211,7 @@ class BaseScheduler:
             callback_delta_secs=self.training_history_callback_delta_secs,
             progress=self.progress,
             checkpoint_root=self.checkpoint_root,
-            snapshot_state=self._state_dict_unlocked,
+            snapshot_state=self._snapshot_state,
         )
 
     def _resume(self) -> None:
@@ -236,6 +236,10 @@ class BaseScheduler:
             self.load_state_dict(recovery.snapshot)
         self._runner.replay(recovery.events)
         self._runner.elapsed_before = recovery.last_t
+        if recovery.torn is not None:
+            file, offset = recovery.torn
+            with open(file, "rb+") as f:
+                f.truncate(offset)
         self._journal = Journal(
             self.checkpoint,
             mine,
@@ -376,14 +380,19 @@ class BaseScheduler:
         with self._runner._lock:
             return self._state_dict_unlocked()
 
-    def _state_dict_unlocked(self) -> dict:
+    def _state_dict_unlocked(self, convert: bool = True) -> dict:
         return {
             "version": STATE_VERSION,
             **self._header(),
             "policy": self.policy.state_dict(),
-            "history": self.history.state_dict(),
+            "history": self.history.state_dict(convert=convert),
             "runner": self._runner.state_dict(),
         }
+
+    def _snapshot_state(self) -> dict:
+        # Taken under the runtime's lock: no per-row conversion here, the journal
+        # serializes it (converting numpy values) after the lock is released.
+        return self._state_dict_unlocked(convert=False)
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` output; call before :meth:`run`. Tasks that were

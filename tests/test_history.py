@@ -181,7 +181,11 @@ def test_stored_rows_and_statuses():
     assert h.config_history == {7: {"lr": 0.1}}
     assert h.status_counts()["running"] == 1
     h.end_task(7, "paused", end_time=11.0)
-    assert row["status"] == "paused"
+    # the stored last row is replaced by one with the status (rows are never mutated,
+    # so a snapshot serialized in another thread never sees one change)
+    assert h.training_history[7][-1] == {**row, "status": "paused"}
+    assert h.rows() == [h.training_history[7][-1]]
+    assert "status" not in row
     assert h.tasks[7] == TaskRecord(
         task_id=7,
         config_id=3,
@@ -199,7 +203,7 @@ def test_stored_rows_and_statuses():
     assert h.num_finished_tasks == 2
     counts = h.status_counts()
     assert counts["paused"] == 1 and counts["failed"] == 1 and counts["running"] == 0
-    assert h.rows() == [row]
+    assert h.rows() == [{**row, "status": "paused"}]
     assert h.rows(with_config=True)[0]["config.lr"] == 0.1
     h._check()
 

@@ -122,6 +122,7 @@ class Runner:
         self._tasks: dict[int, _Task] = {}
         self._running: set[int] = set()
         self._restarts: list[Suggestion] = []
+        self._restart_state: dict[int, tuple] = {}  # config_id -> (last_result, last_time)
         self.next_task_id = 0
         self.num_configs_started = 0
         self.elapsed_before = 0.0  # experiment seconds spent before a resume
@@ -167,6 +168,7 @@ class Runner:
             "max_reward_reached": self._max_reward_reached,
             "running": running,
             "restarts": [_suggestion_record(r) for r in self._restarts],
+            "interrupted": [[c, r, t] for c, (r, t) in self._restart_state.items()],
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -174,6 +176,7 @@ class Runner:
         self.num_configs_started = int(state["num_configs_started"])
         self._max_reward_reached = bool(state["max_reward_reached"])
         self._restarts = [Suggestion(**record) for record in state["restarts"]]
+        self._restart_state = {int(c): (r, t) for c, r, t in state.get("interrupted", [])}
         for item in state["running"]:
             suggestion = Suggestion(**item["suggestion"])
             task = _Task(item["task_id"], suggestion, None, 0.0, None, restart=item["restart"])
@@ -208,12 +211,10 @@ class Runner:
                     f"{policy_decision!r} where the journal has {event['policy']!r}"
                 )
         elif kind == "end":
-            self._apply_end(
-                self._tasks[event["task_id"]],
-                event["status"],
-                event.get("reason"),
-                event.get("traceback"),
-            )
+            task = self._tasks[event["task_id"]]
+            self._apply_end(task, event["status"], event.get("reason"), event.get("traceback"))
+            if event["status"] == "interrupted":
+                self._queue_restart(task)
         else:
             raise ReplayError(f"journal event {event['seq']}: unknown type {kind!r}")
 
@@ -221,6 +222,7 @@ class Runner:
         recorded = Suggestion(**event["suggestion"])
         if recorded.restart:
             suggestion = recorded
+            self._restarts = [r for r in self._restarts if r.config_id != recorded.config_id]
         else:
             suggestion = self.policy.suggest(recorded.new_config)
             if suggestion is None or _suggestion_record(suggestion) != event["suggestion"]:
@@ -240,30 +242,36 @@ class Runner:
     def _interrupt_in_flight(self) -> int:
         for task_id in sorted(self._running):
             task = self._tasks[task_id]
-            self._journal(
-                {
-                    "type": "end",
-                    "task_id": task_id,
-                    "status": "interrupted",
-                    "reason": "the driver stopped while the task ran; restarted",
-                }
-            )
-            self._apply_end(
-                task, "interrupted", "the driver stopped while the task ran; restarted", None
-            )
-            s = task.suggestion
-            resume_from = task.last_time if task.last_time is not None else s.resume_from
-            self._restarts.append(
-                Suggestion(
-                    config=s.config,
-                    config_id=s.config_id,
-                    new_config=False,
-                    bracket=s.bracket,
-                    resume_from=resume_from,
-                    restart=True,
+            if task.pending_status is not None or task.completed:
+                # its decision was journaled and heard: it ended the way it was told
+                status = task.pending_status or "completed"
+                self._journal(
+                    {"type": "end", "task_id": task_id, "status": status, "reason": task.reason}
                 )
+                self._apply_end(task, status, task.reason, None)
+                continue
+            reason = "the driver stopped while the task ran; restarted"
+            self._journal(
+                {"type": "end", "task_id": task_id, "status": "interrupted", "reason": reason}
             )
+            self._apply_end(task, "interrupted", reason, None)
+            self._queue_restart(task)
         return len(self._restarts)
+
+    def _queue_restart(self, task) -> None:
+        s = task.suggestion
+        resume_from = task.last_time if task.last_time is not None else s.resume_from
+        self._restart_state[s.config_id] = (task.last_result, task.last_time)
+        self._restarts.append(
+            Suggestion(
+                config=s.config,
+                config_id=s.config_id,
+                new_config=False,
+                bracket=s.bracket,
+                resume_from=resume_from,
+                restart=True,
+            )
+        )
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -348,27 +356,30 @@ class Runner:
             if self._finished:
                 return
             self._finished = True
-        if self._backend is not None:
-            self._backend.shutdown()
-        if not self._interrupted:
-            # After Ctrl-C the journal, not a snapshot, has the last word: its tasks
-            # in flight are restarted on resume.
-            self._snapshot(force=True)
-        if self.journal is not None:
-            self.journal.close()
-        if self.writer is not None:
-            self.writer.close()
-        self._call_callback(force=True)
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-        self._launching_done.set()
-        self._done.set()
+        try:
+            if self._backend is not None:
+                self._backend.shutdown()
+            if not self._interrupted:
+                # After Ctrl-C the journal, not a snapshot, has the last word: its
+                # tasks in flight are restarted on resume.
+                self._snapshot(force=True)
+            if self.journal is not None:
+                self.journal.close()
+            if self.writer is not None:
+                self.writer.close()
+            self._call_callback(force=True)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            self._launching_done.set()
+            self._done.set()
 
     # -- the loop thread -----------------------------------------------------------
     def _loop_guarded(self) -> None:
         try:
             self._loop()
+            self._finish()
         except BaseException as exc:  # noqa: BLE001 - surfaced by wait_*()
             self._error = exc
             with self._cond:
@@ -378,8 +389,6 @@ class Runner:
                 self._backend.cancel(task_id, f"runtime loop failed: {exc!r}")
             self._launching_done.set()
             self._done.set()
-            return
-        self._finish()
 
     def _allow_new(self, now: float) -> bool:
         if self._shutdown or self._max_reward_reached or self.policy.exhausted:
@@ -483,6 +492,8 @@ class Runner:
             self.num_configs_started += 1
         deadline = None if self.max_task_time is None else now + self.max_task_time
         task = _Task(task_id, suggestion, allocation, now, deadline, restart=suggestion.restart)
+        if suggestion.restart and suggestion.config_id in self._restart_state:
+            task.last_result, task.last_time = self._restart_state.pop(suggestion.config_id)
         self._tasks[task_id] = task
         self._running.add(task_id)
         self.history.start_task(
@@ -634,7 +645,9 @@ class Runner:
                 status, reason = "failed", outcome.error
             elif task.completed:
                 status, reason = "completed", None
-            elif outcome.kind == RETURNED and outcome.num_reports == 0:
+            elif outcome.kind == RETURNED and outcome.num_reports == 0 and task.last_result is None:
+                # (a restarted task whose earlier run had reported everything may
+                # legitimately have nothing left to report)
                 status, reason = "failed", "train_fn returned without reporting any result"
             else:  # returned normally, or TaskStopped raised by the reporter itself
                 status, reason = "completed", None
