@@ -340,3 +340,45 @@ def test_seed_example_runs(type):
     assert fig is not None
     assert len({r.config_id for r in scheduler.history.tasks.values()}) == 20
     assert scheduler.get_best_reward() is not None
+
+
+@pytest.mark.parametrize("type", ["stopping", "promotion"])
+@pytest.mark.parametrize(
+    "fn_name, backend, reason",
+    [
+        ("raising_fn", "thread", "RuntimeError: boom"),
+        ("exit_fn", "process", "exited with code 3"),
+        ("sigkill_fn", "process", "killed by SIGKILL"),
+        ("segfault_fn", "process", "killed by SIGSEGV"),
+        ("hang_fn", "thread", "exceeded max_task_time=0.5s"),
+        ("hang_fn", "process", "exceeded max_task_time=0.5s"),
+        ("silent_fn", "process", "without reporting"),
+        ("decreasing_time_fn", "thread", "must increase from report to report"),
+    ],
+)
+def test_runtime_failure_cases_under_hyperband(type, fn_name, backend, reason):
+    import test_runtime  # the failing train functions, shared with the FIFO tests
+
+    s = sch.HyperbandScheduler(
+        getattr(test_runtime, fn_name),
+        type=type,
+        max_t=5,
+        num_trials=3,
+        resource={"num_cpus": 1, "num_gpus": 0},
+        total_resources={"num_cpus": 2, "num_gpus": 0},
+        reward_attr="accuracy",
+        time_attr="epoch",
+        backend=backend,
+        max_task_time=0.5,
+        progress=False,
+    )
+    s.run()
+    assert s.join_jobs(timeout=60)
+    records = list(s.history.tasks.values())
+    failed = [r for r in records if r.status == "failed"]
+    assert failed and all(reason in r.reason for r in failed)
+    if type == "stopping":
+        assert len(records) == 3 and len(failed) == 3
+    else:
+        # a config pauses at its first rung (before it can fail) until it is promoted
+        assert {r.status for r in records} <= {"failed", "paused"}
