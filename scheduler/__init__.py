@@ -12,6 +12,7 @@ compiled ``_rungs``) or ``"python"`` (the twins, with ``SCHEDULER_NO_EXTENSIONS=
 from scheduler import searchers, space
 from scheduler._decorator import Args, args
 from scheduler._exceptions import TaskStopped
+from scheduler._persist import load, save
 from scheduler._rl import RLScheduler
 from scheduler._scheduler import FIFOScheduler, HyperbandScheduler
 
@@ -25,6 +26,8 @@ __all__ = [
     "RLScheduler",
     "TaskStopped",
     "args",
+    "load",
+    "save",
     "searchers",
     "space",
 ]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -213,14 +214,18 @@ class Journal:
         self._dirty = False
         os.makedirs(_segment_dir(self.path), exist_ok=True)
         self._file = None
-        self._open_segment(seq + 1)
+        self._io_lock = threading.Lock()  # sync/finish_snapshot/close vs each other
+        self._written = -1  # seq of the newest snapshot on disk
+        self._retire(self._open_segment(seq + 1))
 
     # -- events --------------------------------------------------------------------
     def elapsed(self) -> float:
         """Seconds of experiment time, continued across resumes."""
         return time.monotonic() - self._clock0
 
-    def _open_segment(self, first_seq: int) -> None:
+    def _open_segment(self, first_seq: int):
+        """Start a new segment file; returns the previous one, still open (the caller
+        fsyncs and closes it outside the runtime's lock)."""
         name = os.path.join(_segment_dir(self.path), f"{first_seq:012d}{_SEGMENT_SUFFIX}")
         new = open(name, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
         header = {"seq": first_seq - 1, **self.header}
@@ -228,6 +233,9 @@ class Journal:
         new.write("\n")
         new.flush()
         old, self._file = self._file, new
+        return old
+
+    def _retire(self, old) -> None:
         if old is not None:
             old.flush()
             os.fsync(old.fileno())
@@ -235,12 +243,19 @@ class Journal:
         _fsync_dir(_segment_dir(self.path))
 
     def append(self, event: dict) -> int:
-        """Write one event and flush it to the OS; returns its seq. O(1)."""
-        self.seq += 1
-        record = {"seq": self.seq, "t": round(self.elapsed(), 6), **event}
-        self._file.write(json.dumps(record, separators=(",", ":"), allow_nan=True))
+        """Write one event and flush it to the OS; returns its seq. O(1).
+
+        The line is serialized before the seq is taken, so a value JSON cannot hold
+        (converted like the results files) never leaves a gap in the journal."""
+        record = {"seq": self.seq + 1, "t": round(self.elapsed(), 6), **event}
+        try:
+            line = json.dumps(record, separators=(",", ":"), allow_nan=True, default=to_jsonable)
+        except (TypeError, ValueError):  # e.g. a dict with tuple keys in a result
+            line = json.dumps(to_jsonable(record), separators=(",", ":"), allow_nan=True)
+        self._file.write(line)
         self._file.write("\n")
         self._file.flush()
+        self.seq += 1
         self._dirty = True
         if self.fsync_interval == 0:
             os.fsync(self._file.fileno())
@@ -249,11 +264,16 @@ class Journal:
 
     def sync(self, force: bool = False) -> None:
         """fsync the journal if the interval has passed (or ``force``)."""
-        now = time.monotonic()
-        if self._dirty and (force or now - self._last_sync >= self.fsync_interval):
-            os.fsync(self._file.fileno())
-            self._dirty = False
-            self._last_sync = now
+        with self._io_lock:
+            now = time.monotonic()
+            if (
+                self._file is not None
+                and self._dirty
+                and (force or now - self._last_sync >= self.fsync_interval)
+            ):
+                self._dirty = False
+                os.fsync(self._file.fileno())
+                self._last_sync = now
 
     # -- snapshots -----------------------------------------------------------------
     def wants_snapshot(self) -> bool:
@@ -264,10 +284,10 @@ class Journal:
         pending = self.seq - self._covered
         return pending > 0 and pending >= max(self.snapshot_min_events, self._covered)
 
-    def begin_snapshot(self, state: dict) -> tuple[int, dict]:
+    def begin_snapshot(self, state: dict) -> tuple:
         """Take ``state`` (as of the current seq) and start a new segment. Call under
-        the lock that orders events; O(1) apart from the caller's ``state``, which must
-        not be mutated afterwards (it is serialized by :meth:`finish_snapshot`)."""
+        the lock that orders events; no disk flush here, and ``state`` must not be
+        mutated afterwards (it is serialized by :meth:`finish_snapshot`)."""
         snapshot = dict(
             state,
             journal_format=FORMAT,
@@ -275,29 +295,39 @@ class Journal:
             t=round(self.elapsed(), 6),
             header=self.header,
         )
-        self._open_segment(self.seq + 1)
+        old = self._open_segment(self.seq + 1)
         self._covered = self.seq
-        return self.seq, snapshot
+        return self.seq, snapshot, old
 
-    def finish_snapshot(self, pending: tuple[int, dict]) -> None:
-        """Serialize and write the snapshot atomically, then drop the segments it
-        covers. Runs outside the runtime's lock."""
-        seq, snapshot = pending
-        try:
-            text = json.dumps(snapshot, separators=(",", ":"), allow_nan=True, default=to_jsonable)
-        except (TypeError, ValueError):  # e.g. a dict with tuple keys in a result
-            text = json.dumps(to_jsonable(snapshot), separators=(",", ":"), allow_nan=True)
-        atomic_write_text(self.path, text)
-        for first, file in _segments(self.path):
-            if first <= seq:
-                try:
-                    os.unlink(file)
-                except FileNotFoundError:
-                    pass
+    def finish_snapshot(self, pending: tuple) -> None:
+        """Make the old segment durable, serialize and write the snapshot atomically,
+        then drop the segments it covers. Runs outside the runtime's lock; snapshots
+        finished out of order (a user's ``save()`` racing the runtime's own) never
+        replace a newer one."""
+        seq, snapshot, old = pending
+        with self._io_lock:
+            self._retire(old)
+            if seq < self._written:
+                return
+            try:
+                text = json.dumps(
+                    snapshot, separators=(",", ":"), allow_nan=True, default=to_jsonable
+                )
+            except (TypeError, ValueError):  # e.g. a dict with tuple keys in a result
+                text = json.dumps(to_jsonable(snapshot), separators=(",", ":"), allow_nan=True)
+            atomic_write_text(self.path, text)
+            self._written = seq
+            for first, file in _segments(self.path):
+                if first <= seq:
+                    try:
+                        os.unlink(file)
+                    except FileNotFoundError:
+                        pass
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        with self._io_lock:
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None

@@ -73,7 +73,27 @@ class BaseScheduler:
         progress=None,
         output_dir=None,
         checkpoint_fsync_interval=1.0,
+        dist_ip_addrs=None,
+        constraint_attr=None,
+        training_history_searcher_info=False,
     ):
+        # AutoGluon parameters for features this library does not have (yet): accepted
+        # at their defaults so that AutoGluon code runs, refused otherwise.
+        if dist_ip_addrs:
+            raise ValueError(
+                "dist_ip_addrs (remote machines) is not supported yet (a Ray backend is "
+                f"planned); got dist_ip_addrs={dist_ip_addrs!r}"
+            )
+        if constraint_attr is not None:
+            raise ValueError(
+                "constraint_attr needs constrained Bayesian optimization, which is not "
+                f"supported yet; got constraint_attr={constraint_attr!r}"
+            )
+        if training_history_searcher_info:
+            raise ValueError(
+                "training_history_searcher_info=True needs a model-based searcher; the "
+                "random and grid searchers have no model state to add"
+            )
         if not callable(train_fn):
             raise TypeError(f"train_fn must be callable, got {train_fn!r}")
         self.train_fn = train_fn
@@ -374,11 +394,23 @@ class BaseScheduler:
         return results_table(rows)
 
     # -- state ---------------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def state_dict(self, destination=None, no_fifo_lock=False) -> dict:
         """Plain JSON-able state: policy (searcher, kernels), history, runtime counters
-        and the tasks in flight. Consistent even while the run goes on."""
-        with self._runner._lock:
-            return self._state_dict_unlocked()
+        and the tasks in flight. Consistent even while the run goes on (taken under the
+        runtime's lock unless ``no_fifo_lock``). ``destination``: a dict to update and
+        return (AutoGluon's signature). ``scheduler.save(s.state_dict(), path)`` writes
+        it."""
+        if no_fifo_lock:
+            state = self._state_dict_unlocked()
+        else:
+            with self._runner._lock:
+                state = self._state_dict_unlocked()
+        if destination is None:
+            return state
+        if not isinstance(destination, dict):
+            raise ValueError(f"destination must be a dict or None, got {destination!r}")
+        destination.update(state)
+        return destination
 
     def _state_dict_unlocked(self, convert: bool = True) -> dict:
         return {
@@ -573,8 +605,14 @@ class HyperbandScheduler(BaseScheduler):
         rung_system_per_bracket=True,
         random_seed=31415927,
         searcher_data="rungs",
+        do_snapshots=False,
         **kwargs,
     ):
+        if do_snapshots:
+            raise ValueError(
+                "do_snapshots=True passes rung snapshots to model-based searchers, which "
+                "are not supported yet; got do_snapshots=True"
+            )
         self.max_t = _infer_max_t(train_fn, max_t)
         self.grace_period = grace_period
         self.reduction_factor = reduction_factor

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import threading
 import time
@@ -373,3 +374,39 @@ def test_results_rows(tmp_path):
         rows = rows.to_dict("records")
     assert {"config.lr", "accuracy", "epoch", "task_id", "time_this_iter"} <= set(rows[0])
     assert np.isfinite([r["accuracy"] for r in rows]).all()
+
+
+def test_autogluon_save_load_state_dict_round_trip(tmp_path):
+    s = _fifo(good_fn, "thread", num_trials=3)
+    _run(s)
+    sch.save(s.state_dict(), tmp_path / "checkpoint.ag")
+    fresh = _fifo(good_fn, "thread", num_trials=3)
+    fresh.load_state_dict(sch.load(tmp_path / "checkpoint.ag"))
+    assert fresh.get_best_config() == s.get_best_config()
+    into = {"mine": 1}
+    assert s.state_dict(destination=into) is into and into["mine"] == 1 and "policy" in into
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(dist_ip_addrs=["10.0.0.2"]), "dist_ip_addrs (remote machines) is not supported"),
+        (dict(constraint_attr="latency"), "constraint_attr needs constrained"),
+        (dict(training_history_searcher_info=True), "needs a model-based searcher"),
+    ],
+)
+def test_autogluon_parameters_without_the_feature_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _fifo(good_fn, "thread", **kwargs)
+    defaults = dict(dist_ip_addrs=None, constraint_attr=None, training_history_searcher_info=False)
+    _fifo(good_fn, "thread", **defaults)  # AutoGluon's defaults are accepted
+
+
+def test_reserved_report_keys_are_refused():
+    @sch.args(x=sch.space.Real(0.0, 1.0))
+    def fn(args, reporter):
+        reporter(epoch=1, accuracy=args.x, status="ok")
+
+    s = _fifo(fn, "thread", num_trials=1)
+    _run(s)
+    assert "key 'status' is reserved" in s.history.tasks[0].reason

@@ -16,7 +16,6 @@ from scheduler.runtime.reporter import Reporter
 def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
     """Call ``train_fn(args, reporter)`` with a reporter whose decisions come from
     ``send(result) -> decision``."""
-    os.makedirs(spec.checkpoint_dir, exist_ok=True)
     reporter = Reporter(
         send,
         reward_attr=spec.reward_attr,
@@ -25,6 +24,7 @@ def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
         checkpoint_dir=spec.checkpoint_dir,
     )
     try:
+        os.makedirs(spec.checkpoint_dir, exist_ok=True)
         value = train_fn(spec.args, reporter)
     except TaskStopped:
         return TaskOutcome(STOPPED, num_reports=reporter.num_reports)

@@ -14,8 +14,8 @@ is never re-imported (scripts without an ``if __name__ == "__main__"`` guard wor
 no driver thread or lock state leaks into it. The train_fn is sent once per worker and
 cached by ``fn_key``. ``CUDA_VISIBLE_DEVICES`` is set from the task's GPU ids before the
 task runs; the driver reuses a worker only for tasks with the same GPU ids (CUDA binds
-devices at its first use in a process). On Linux the worker asks the kernel to kill it
-if the driver dies, so a hung task never outlives its experiment.
+devices at its first use in a process). A watchdog thread kills the worker (and what it
+forked) if the driver dies, so a hung task never outlives its experiment.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 
@@ -33,17 +34,24 @@ from scheduler.runtime._execute import execute
 from scheduler.runtime.backend import TaskOutcome
 
 
-def _die_with_parent() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
+def _watch_driver(interval: float = 1.0) -> None:
+    """Kill this worker and its own children if the driver process goes away.
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
+    (Not PR_SET_PDEATHSIG: that fires when the *thread* that spawned the worker ends,
+    and the driver spawns workers from whatever thread calls ``run()``.)
+    """
+    driver = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != driver:
+                try:
+                    os.killpg(0, signal.SIGKILL)  # the worker leads its own session
+                finally:
+                    os._exit(1)
+
+    threading.Thread(target=watch, name="scheduler-driver-watch", daemon=True).start()
 
 
 # Reports and decisions are plain data: the C pickler is several times faster than
@@ -69,7 +77,7 @@ def _await_reply(conn, spin_seconds: float = 0.0005) -> str:
 
 def worker_main(fd: int) -> None:
     """Serve tasks over the connection on ``fd`` until told to exit or the driver goes."""
-    _die_with_parent()
+    _watch_driver()
     conn = Connection(fd)
     functions: dict[int, object] = {}
     _send(conn, ("ready",))

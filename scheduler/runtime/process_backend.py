@@ -14,6 +14,7 @@ functions from ``__main__`` and closures work.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import pickle
 import signal
@@ -31,6 +32,7 @@ from scheduler.runtime.backend import CANCELLED, DIED, Backend, TaskOutcome, Tas
 __all__ = ["ProcessBackend", "describe_exit"]
 
 _fn_keys = itertools.count()
+log = logging.getLogger("scheduler")
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(scheduler.__file__)))
 _WORKER_START_TIMEOUT = 60.0
 
@@ -60,10 +62,17 @@ class _Worker:
         self.cancel_reason: str | None = None
 
     def kill(self) -> None:
+        """SIGKILL the worker and everything it forked (it leads its own session), so
+        that no child holding the connection keeps a dead task looking alive."""
         try:
-            self.popen.kill()
-        except OSError:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
+        except OSError:
+            try:
+                self.popen.kill()
+            except OSError:
+                pass
 
 
 class ProcessBackend(Backend):
@@ -138,12 +147,18 @@ class ProcessBackend(Backend):
 
     def _take_worker(self, gpu_ids) -> _Worker:
         with self._lock:
+            dead = [w for w in self._idle if w.popen.poll() is not None]
+            self._idle = [w for w in self._idle if w.popen.poll() is None]
             for i, worker in enumerate(self._idle):
-                if worker.popen.poll() is None and worker.gpu_ids in (None, gpu_ids):
+                if worker.gpu_ids in (None, gpu_ids):
                     del self._idle[i]
                     worker.gpu_ids = gpu_ids
-                    return worker
-        return self._spawn(1, gpu_ids)[0]
+                    break
+            else:
+                worker = None
+        for gone in dead:
+            gone.conn.close()
+        return worker if worker is not None else self._spawn(1, gpu_ids)[0]
 
     def _wake(self) -> None:
         try:
@@ -214,7 +229,7 @@ class ProcessBackend(Backend):
                 if self._closing and not self._busy:
                     return
                 busy = {w.conn: w for w in self._busy.values()}
-            ready = wait([self._wake_r, *busy], timeout=1.0)
+            ready = wait([self._wake_r, *busy], timeout=0.5)
             for obj in ready:
                 if obj is self._wake_r:
                     try:
@@ -226,6 +241,14 @@ class ProcessBackend(Backend):
                 worker = busy[obj]
                 if worker.task_id is not None:
                     self._serve(worker)
+            # A worker whose forked children still hold its connection never shows
+            # EOF when it dies: check the process itself too.
+            for worker in busy.values():
+                if worker.task_id is not None and worker.popen.poll() is not None:
+                    while worker.task_id is not None and worker.conn.poll():
+                        self._serve(worker)  # messages sent just before the exit count
+                    if worker.task_id is not None:
+                        self._bury(worker)
 
     def _serve(self, worker: _Worker) -> None:
         try:
@@ -235,7 +258,11 @@ class ProcessBackend(Backend):
             return
         kind, task_id = message[0], message[1]
         if kind == "report":
-            decision = self.on_report(task_id, message[2])
+            try:
+                decision = self.on_report(task_id, message[2])
+            except Exception:  # noqa: BLE001 - the I/O thread must survive anything
+                log.exception("handling a report of task %s failed; stopping the task", task_id)
+                decision = "stop"
             try:
                 worker.conn.send_bytes(pickle.dumps(decision, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:
@@ -244,9 +271,16 @@ class ProcessBackend(Backend):
             with self._lock:
                 self._busy.pop(task_id, None)
                 worker.task_id = None
-                if not self._closing and worker.cancel_reason is None:
+                reuse = not self._closing and worker.cancel_reason is None
+                if reuse:
                     self._idle.append(worker)
-            self.on_end(task_id, message[2])
+            if not reuse:
+                worker.kill()
+                worker.conn.close()
+            try:
+                self.on_end(task_id, message[2])
+            except Exception:  # noqa: BLE001 - the I/O thread must survive anything
+                log.exception("recording the end of task %s failed", task_id)
 
     def _bury(self, worker: _Worker) -> None:
         """The worker's connection ended: it died (or was killed)."""

@@ -25,8 +25,17 @@ PAUSE = "pause"
 COMPLETE = "complete"
 DECISIONS = (CONTINUE, STOP, PAUSE, COMPLETE)
 
-# Keys the reporter adds itself; a user result must not carry them.
-RESERVED_KEYS = ("time_this_iter", "time_since_start")
+# Keys the reporter and the history add themselves; a user result must not carry them.
+RESERVED_KEYS = (
+    "time_this_iter",
+    "time_since_start",
+    "task_id",
+    "config_id",
+    "decision",
+    "replay",
+    "status",
+    "bracket",
+)
 
 
 def _is_real(value) -> bool:
@@ -52,7 +61,10 @@ def validate_result(
         raise ValueError("reporter() needs keyword arguments, got none")
     for key in RESERVED_KEYS:
         if key in result:
-            raise ValueError(f"reporter() key {key!r} is reserved (added by the reporter)")
+            raise ValueError(
+                f"reporter() key {key!r} is reserved (added by the scheduler to every "
+                f"result); rename it, got {key}={result[key]!r}"
+            )
     if reward_attr not in result:
         raise ValueError(
             f"reported result has no reward_attr {reward_attr!r}; got keys {sorted(result)}"

@@ -382,13 +382,22 @@ class Runner:
             self._finish()
         except BaseException as exc:  # noqa: BLE001 - surfaced by wait_*()
             self._error = exc
+            log.error("the runtime loop failed: %r; stopping the run", exc)
             with self._cond:
+                # As after Ctrl-C: the tasks end 'interrupted' (not journaled), so a
+                # resumed run starts their configs again.
                 self._shutdown = True
+                self._interrupted = True
                 running = sorted(self._running)
-            for task_id in running:
-                self._backend.cancel(task_id, f"runtime loop failed: {exc!r}")
-            self._launching_done.set()
-            self._done.set()
+                for task_id in running:
+                    self._tasks[task_id].cancel_status = "interrupted"
+            try:
+                for task_id in running:
+                    self._backend.cancel(task_id, f"runtime loop failed: {exc!r}")
+                self._finish()
+            finally:
+                self._launching_done.set()
+                self._done.set()
 
     def _allow_new(self, now: float) -> bool:
         if self._shutdown or self._max_reward_reached or self.policy.exhausted:
@@ -399,7 +408,16 @@ class Runner:
             return False
         return True
 
+    def _launches_stopped(self, now: float) -> bool:
+        """No task at all is started any more: shutdown, time_out, max_reward. (After
+        num_trials, paused configs are still promoted and interrupted ones restarted.)"""
+        if self._shutdown or self._max_reward_reached:
+            return True
+        return self.time_out is not None and now - self._start >= self.time_out
+
     def _next_suggestion(self, now: float) -> Suggestion | None:
+        if self._launches_stopped(now):
+            return None
         if self._restarts:
             return self._restarts.pop(0)
         return self.policy.suggest(self._allow_new(now))
@@ -424,7 +442,7 @@ class Runner:
                     if suggestion is None:
                         break
                     launches.append(self._register(suggestion, now))
-                if not self._allow_new(now) and not self._restarts:
+                if not self._allow_new(now) and (not self._restarts or self._launches_stopped(now)):
                     if self.policy.exhausted and not self._exhausted_announced:
                         self._exhausted_announced = True
                         self.stop_reason = "the search space is exhausted"
@@ -533,7 +551,7 @@ class Runner:
                 task.last_time = t
             if forced is None:
                 if (
-                    decision in (Decision.CONTINUE, Decision.COMPLETE)
+                    decision == Decision.CONTINUE
                     and self.stop_jobs_after_time_out
                     and self.time_out is not None
                     and time.monotonic() - self._start >= self.time_out
@@ -694,7 +712,10 @@ class Runner:
             return
         self._new_results = False
         self._last_callback = now
-        self.callback(self.history.training_history, self._start_wall)
+        try:
+            self.callback(self.history.training_history, self._start_wall)
+        except Exception:  # noqa: BLE001 - a user callback never ends the experiment
+            log.exception("training_history_callback raised; the run goes on")
 
     # -- introspection ---------------------------------------------------------------
     @property

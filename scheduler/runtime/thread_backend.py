@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from scheduler.runtime._execute import execute
-from scheduler.runtime.backend import CANCELLED, Backend, TaskOutcome, TaskSpec
+from scheduler.runtime.backend import CANCELLED, RAISED, Backend, TaskOutcome, TaskSpec
 
 __all__ = ["ThreadBackend"]
 
@@ -40,8 +40,13 @@ class ThreadBackend(Backend):
 
     def _run(self, spec: TaskSpec) -> None:
         task_id = spec.task_id
-        outcome = execute(self.train_fn, spec, lambda result: self.on_report(task_id, result))
-        self._finish(task_id, outcome)
+        outcome = TaskOutcome(RAISED, error="the task thread ended without an outcome")
+        try:
+            outcome = execute(self.train_fn, spec, lambda result: self.on_report(task_id, result))
+        except BaseException as exc:  # noqa: BLE001 - e.g. a broken Reporter
+            outcome = TaskOutcome(RAISED, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._finish(task_id, outcome)
 
     def _finish(self, task_id: int, outcome: TaskOutcome) -> None:
         with self._lock:

@@ -1,0 +1,135 @@
+"""Regression tests for defects a review found in the runtime (each one used to hang a
+run, kill workers or lose a task)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import scheduler as sch
+
+
+def _hb_or_fifo(fn, backend, **kw):
+    kw.setdefault("num_trials", 3)
+    kw.setdefault("resource", {"num_cpus": 1, "num_gpus": 0})
+    kw.setdefault("total_resources", {"num_cpus": 2, "num_gpus": 0})
+    kw.setdefault("reward_attr", "accuracy")
+    kw.setdefault("time_attr", "epoch")
+    kw.setdefault("progress", False)
+    return sch.FIFOScheduler(fn, backend=backend, **kw)
+
+
+@sch.args(x=sch.space.Real(0.0, 1.0))
+def numpy_extra_fn(args, reporter):
+    for e in range(3):
+        reporter(epoch=e + 1, accuracy=args.x, extra=np.float32(0.1), vec=np.arange(2))
+
+
+@sch.args(x=sch.space.Int(0, 1000))
+def forking_exit_fn(args, reporter):
+    reporter(epoch=1, accuracy=0.5)
+    if os.fork() == 0:  # a child that inherits the worker's connection and lingers
+        time.sleep(20)
+        os._exit(0)
+    os._exit(3)
+
+
+@sch.args(x=sch.space.Int(0, 1000))
+def forking_hang_fn(args, reporter):
+    reporter(epoch=1, accuracy=0.5)
+    if os.fork() == 0:
+        time.sleep(20)
+        os._exit(0)
+    time.sleep(20)
+
+
+@sch.args(x=sch.space.Real(0.0, 1.0))
+def quick_fn(args, reporter):
+    for e in range(2):
+        time.sleep(0.05)
+        reporter(epoch=e + 1, accuracy=args.x)
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_numpy_values_in_reports_with_a_checkpoint(backend, tmp_path):
+    s = _hb_or_fifo(numpy_extra_fn, backend, checkpoint=tmp_path / "ckpt.json")
+    s.run()
+    assert s.join_jobs(timeout=60)
+    assert [r.status for r in s.history.tasks.values()] == ["completed"] * 3
+    resumed = _hb_or_fifo(numpy_extra_fn, backend, checkpoint=tmp_path / "ckpt.json", resume=True)
+    assert resumed.get_best_config() == s.get_best_config()
+
+
+@pytest.mark.parametrize("fn", [forking_exit_fn, forking_hang_fn], ids=["exit", "hang"])
+def test_a_forked_child_holding_the_connection_does_not_hide_a_dead_task(fn):
+    s = _hb_or_fifo(fn, "process", num_trials=2, max_task_time=1.0)
+    t0 = time.monotonic()
+    s.run()
+    assert s.join_jobs(timeout=15)
+    assert time.monotonic() - t0 < 10
+    assert [r.status for r in s.history.tasks.values()] == ["failed", "failed"]
+
+
+def test_run_from_another_thread_does_not_kill_the_workers():
+    s = _hb_or_fifo(quick_fn, "process", num_trials=4)
+    starter = threading.Thread(target=s.run)
+    starter.start()
+    starter.join()
+    assert s.join_jobs(timeout=60)
+    assert [r.status for r in s.history.tasks.values()] == ["completed"] * 4
+
+
+def test_thread_backend_setup_failure_fails_the_task(tmp_path):
+    (tmp_path / "checkpoints").write_text("not a folder")
+    s = _hb_or_fifo(quick_fn, "thread", output_dir=tmp_path)
+    s.run()
+    assert s.join_jobs(timeout=20)
+    for record in s.history.tasks.values():
+        assert record.status == "failed"
+        assert "Error" in record.reason
+
+
+def test_time_out_stops_promotions_too():
+    @sch.args(x=sch.space.Real(0.0, 1.0), epochs=9)
+    def fn(args, reporter):
+        for e in range((args.scheduler.resume_from or 0) + 1, 10):
+            time.sleep(0.05)
+            reporter(epoch=e, accuracy=args.x * e)
+
+    s = sch.HyperbandScheduler(
+        fn,
+        type="promotion",
+        num_trials=None,
+        time_out=1.0,
+        stop_jobs_after_time_out=False,
+        resource={"num_cpus": 1, "num_gpus": 0},
+        total_resources={"num_cpus": 1, "num_gpus": 0},
+        reward_attr="accuracy",
+        time_attr="epoch",
+        backend="thread",
+        progress=False,
+    )
+    s.run()
+    assert s.join_jobs(timeout=30)
+    late = [r for r in s.history.tasks.values() if r.start_time - s._runner._start_wall > 1.05]
+    assert late == []
+
+
+def test_a_raising_callback_does_not_end_the_run():
+    def callback(history, start):
+        raise KeyError("oops")
+
+    s = _hb_or_fifo(
+        quick_fn,
+        "thread",
+        num_trials=4,
+        training_history_callback=callback,
+        training_history_callback_delta_secs=0.01,
+    )
+    s.run()
+    assert s.join_jobs(timeout=30)
+    assert [r.status for r in s.history.tasks.values()] == ["completed"] * 4
