@@ -7,6 +7,7 @@ results, the runtime, state); each subclass only builds its policy.
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 import sys
@@ -111,9 +112,11 @@ class BaseScheduler:
         if self.num_trials is None and self.time_out is None:
             raise ValueError("one of num_trials, time_out must be given, got neither")
         if max_reward is not None and (
-            not isinstance(max_reward, numbers.Real) or isinstance(max_reward, bool)
+            not isinstance(max_reward, numbers.Real)
+            or isinstance(max_reward, bool)
+            or math.isnan(max_reward)
         ):
-            raise ValueError(f"max_reward must be a number, got {max_reward!r}")
+            raise ValueError(f"max_reward must be a number (not NaN), got {max_reward!r}")
         self.max_reward = max_reward
         self.max_task_time = _positive_number("max_task_time", max_task_time)
         if backend not in ("thread", "process"):
@@ -311,8 +314,10 @@ class BaseScheduler:
         Returns True when the experiment is done. Ctrl-C stops the running trials and
         re-raises ``KeyboardInterrupt``.
         """
-        if timeout is not None:
-            _positive_number("timeout", timeout)
+        if timeout is not None and (
+            not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or timeout < 0
+        ):
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
         if not self._runner.started:
             return True
         return self._runner.wait_done(timeout)
@@ -620,7 +625,11 @@ class HyperbandScheduler(BaseScheduler):
         self.type = type
         self.rung_levels = rung_levels
         self.rung_system_per_bracket = rung_system_per_bracket
-        if not isinstance(random_seed, numbers.Integral) or random_seed < 0:
+        if (
+            not isinstance(random_seed, numbers.Integral)
+            or isinstance(random_seed, bool)
+            or random_seed < 0
+        ):
             raise ValueError(f"random_seed must be an integer >= 0, got {random_seed!r}")
         self.random_seed = random_seed
         self.searcher_data = searcher_data

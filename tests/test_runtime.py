@@ -91,7 +91,7 @@ BAD_REPORTS = {
     "None reward": (dict(epoch=1, accuracy=None), "must be a real number, got None"),
     "string reward": (dict(epoch=1, accuracy="high"), "must be a real number, got 'high'"),
     "float time": (dict(epoch=1.5, accuracy=0.1), "must be a positive integer, got 1.5"),
-    "zero time": (dict(epoch=0, accuracy=0.1), "must be a positive integer, got 0"),
+    "zero time": (dict(epoch=0, accuracy=0.1), "counting from 1), got 0"),
 }
 
 
@@ -345,6 +345,7 @@ def test_state_dict_is_json_and_round_trips(tmp_path):
         (dict(resource={"cpus": 1}), "unknown keys ['cpus']"),
         (dict(searcher="bayes"), "bayes"),
         (dict(max_task_time=0), "max_task_time must be a positive number, got 0"),
+        (dict(max_reward=float("nan")), "max_reward must be a number (not NaN), got nan"),
     ],
 )
 def test_invalid_arguments_name_the_parameter(kwargs, message):

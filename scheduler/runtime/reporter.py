@@ -89,7 +89,10 @@ def validate_result(
         )
     t = int(t)
     if t < 1:
-        raise ValueError(f"time_attr {time_attr!r} must be a positive integer, got {t}")
+        raise ValueError(
+            f"time_attr {time_attr!r} must be a positive integer (epochs done, counting "
+            f"from 1), got {t}"
+        )
     if last_time is not None and t <= last_time:
         raise ValueError(
             f"time_attr {time_attr!r} must increase from report to report, "
