@@ -9,18 +9,9 @@ import time
 
 import numpy as np
 import pytest
+from test_runtime import _fifo  # the FIFO test setup (2 CPUs, 1 per trial)
 
 import scheduler as sch
-
-
-def _hb_or_fifo(fn, backend, **kw):
-    kw.setdefault("num_trials", 3)
-    kw.setdefault("resource", {"num_cpus": 1, "num_gpus": 0})
-    kw.setdefault("total_resources", {"num_cpus": 2, "num_gpus": 0})
-    kw.setdefault("reward_attr", "accuracy")
-    kw.setdefault("time_attr", "epoch")
-    kw.setdefault("progress", False)
-    return sch.FIFOScheduler(fn, backend=backend, **kw)
 
 
 @sch.args(x=sch.space.Real(0.0, 1.0))
@@ -56,17 +47,17 @@ def quick_fn(args, reporter):
 
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_numpy_values_in_reports_with_a_checkpoint(backend, tmp_path):
-    s = _hb_or_fifo(numpy_extra_fn, backend, checkpoint=tmp_path / "ckpt.json")
+    s = _fifo(numpy_extra_fn, backend, checkpoint=tmp_path / "ckpt.json")
     s.run()
     assert s.join_jobs(timeout=60)
     assert [r.status for r in s.history.tasks.values()] == ["completed"] * 3
-    resumed = _hb_or_fifo(numpy_extra_fn, backend, checkpoint=tmp_path / "ckpt.json", resume=True)
+    resumed = _fifo(numpy_extra_fn, backend, checkpoint=tmp_path / "ckpt.json", resume=True)
     assert resumed.get_best_config() == s.get_best_config()
 
 
 @pytest.mark.parametrize("fn", [forking_exit_fn, forking_hang_fn], ids=["exit", "hang"])
 def test_a_forked_child_holding_the_connection_does_not_hide_a_dead_task(fn):
-    s = _hb_or_fifo(fn, "process", num_trials=2, max_task_time=1.0)
+    s = _fifo(fn, "process", num_trials=2, max_task_time=1.0)
     t0 = time.monotonic()
     s.run()
     assert s.join_jobs(timeout=15)
@@ -75,7 +66,7 @@ def test_a_forked_child_holding_the_connection_does_not_hide_a_dead_task(fn):
 
 
 def test_run_from_another_thread_does_not_kill_the_workers():
-    s = _hb_or_fifo(quick_fn, "process", num_trials=4)
+    s = _fifo(quick_fn, "process", num_trials=4)
     starter = threading.Thread(target=s.run)
     starter.start()
     starter.join()
@@ -85,7 +76,7 @@ def test_run_from_another_thread_does_not_kill_the_workers():
 
 def test_thread_backend_setup_failure_fails_the_task(tmp_path):
     (tmp_path / "checkpoints").write_text("not a folder")
-    s = _hb_or_fifo(quick_fn, "thread", output_dir=tmp_path)
+    s = _fifo(quick_fn, "thread", output_dir=tmp_path)
     s.run()
     assert s.join_jobs(timeout=20)
     for record in s.history.tasks.values():
@@ -123,7 +114,7 @@ def test_a_raising_callback_does_not_end_the_run():
     def callback(history, start):
         raise KeyError("oops")
 
-    s = _hb_or_fifo(
+    s = _fifo(
         quick_fn,
         "thread",
         num_trials=4,
