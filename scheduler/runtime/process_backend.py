@@ -117,6 +117,19 @@ class ProcessBackend(Backend):
     def _spawn(self, count: int, gpu_ids) -> list[_Worker]:
         """Start ``count`` workers in parallel and wait until each has imported."""
         started = [self._launch_worker() for _ in range(count)]
+        try:
+            return self._await_ready(started, gpu_ids)
+        except BaseException:
+            for popen, conn in started:  # never leave a half-started pool behind
+                _Worker(popen, conn, gpu_ids).kill()
+                conn.close()
+                try:
+                    popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    log.warning("worker %d did not exit after SIGKILL", popen.pid)
+            raise
+
+    def _await_ready(self, started, gpu_ids) -> list[_Worker]:
         workers = []
         for popen, conn in started:
             ok = conn.poll(_WORKER_START_TIMEOUT)
@@ -168,11 +181,12 @@ class ProcessBackend(Backend):
 
     # -- Backend interface -------------------------------------------------------
     def start(self, spec: TaskSpec) -> None:
+        spec_bytes = cloudpickle.dumps(spec)  # before taking a worker: this may raise
         worker = self._take_worker(tuple(spec.gpu_ids))
         send_fn = self._fn_key not in worker.fn_keys
         message = (
             "run",
-            cloudpickle.dumps(spec),
+            spec_bytes,
             self._fn_key,
             self._fn_bytes if send_fn else None,
             list(sys.path),

@@ -278,6 +278,8 @@ class Runner:
         """Start the loop thread (idempotent)."""
         if self._thread is not None:
             return
+        if self._finished:
+            raise RuntimeError("this scheduler was shut down; build a new one to run again")
         from scheduler.runtime.backend import make_backend
 
         self._backend = make_backend(
