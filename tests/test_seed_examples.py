@@ -107,3 +107,25 @@ def test_seed_example_runs_as_a_script(name, tmp_path):
     _, reward, n = best[0].split()
     assert 0.0 < float(reward) <= 1.0
     assert "lr: " in done.stdout  # train_fn's prints reach the user
+
+
+EXAMPLE_SCRIPTS = sorted(
+    os.path.join(os.path.dirname(__file__), "..", "examples", name)
+    for name in os.listdir(os.path.join(os.path.dirname(__file__), "..", "examples"))
+    if name.endswith(".py")
+)
+
+
+@pytest.mark.parametrize("path", EXAMPLE_SCRIPTS, ids=os.path.basename)
+def test_examples_folder_scripts_run(path, tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(path)],
+        cwd=tmp_path,
+        env=dict(os.environ, MPLBACKEND="Agg"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best config:" in done.stdout
+    assert any(p.suffix == ".png" for p in tmp_path.iterdir())
