@@ -124,3 +124,33 @@ def test_a_raising_callback_does_not_end_the_run():
     s.run()
     assert s.join_jobs(timeout=30)
     assert [r.status for r in s.history.tasks.values()] == ["completed"] * 4
+
+
+def test_a_worker_that_fails_to_start_takes_no_siblings_with_it(monkeypatch):
+    import subprocess
+    import sys
+    from multiprocessing.connection import Connection
+
+    from scheduler.runtime import process_backend
+
+    launched = []
+    real_launch = process_backend.ProcessBackend._launch_worker
+
+    def launch(self):
+        if len(launched) == 1:  # the second worker dies before it is ready
+            parent, child = __import__("socket").socketpair()
+            popen = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(5)"])
+            child.close()
+            pair = (popen, Connection(parent.detach()))
+        else:
+            pair = real_launch(self)
+        launched.append(pair)
+        return pair
+
+    monkeypatch.setattr(process_backend.ProcessBackend, "_launch_worker", launch)
+    backend = process_backend.ProcessBackend(quick_fn, lambda *a: "continue", lambda *a: None)
+    with pytest.raises(RuntimeError, match="failed to start .*exited with code 5"):
+        backend.prepare(3)
+    assert len(launched) == 3
+    assert all(popen.poll() is not None for popen, _ in launched)  # all reaped, none left
+    backend.shutdown(timeout=2)
