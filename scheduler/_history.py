@@ -105,6 +105,12 @@ class ConfigRecord:
     _version: int = field(default=0, repr=False, compare=False)
 
 
+def _require(condition: bool, message: str) -> None:
+    """An invariant check of :meth:`History._check` (an explicit raise, kept under -O)."""
+    if not condition:
+        raise AssertionError(message)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -450,20 +456,33 @@ class History:
 
     def _check(self) -> None:
         """Assert the invariants (for tests): counts, indexes and the best config."""
-        assert sum(self._counts.values()) == len(self.tasks)
+        _require(sum(self._counts.values()) == len(self.tasks), "status counts != tasks")
         for status, n in self._counts.items():
-            assert n == sum(t.status == status for t in self.tasks.values()), status
-        assert len(self._rows) == sum(len(rows) for rows in self.training_history.values())
-        assert set(self.training_history) == set(self.tasks) == set(self.config_history)
+            actual = sum(t.status == status for t in self.tasks.values())
+            _require(n == actual, f"count of {status!r} is {n}, tasks say {actual}")
+        _require(
+            len(self._rows) == sum(len(rows) for rows in self.training_history.values()),
+            "report rows != rows per task",
+        )
+        _require(
+            set(self.training_history) == set(self.tasks) == set(self.config_history),
+            "training_history, tasks and config_history have different task ids",
+        )
         for record in self.configs.values():
             for task_id in record.task_ids:
-                assert self.tasks[task_id].config_id == record.config_id
+                _require(
+                    self.tasks[task_id].config_id == record.config_id,
+                    f"task {task_id} is listed under config {record.config_id}",
+                )
         ranking = self.config_ranking()
         best = self.best_config_id()
         if best is None:
-            assert all(r.reward is None or math.isnan(r.reward) for r in self.configs.values())
+            _require(
+                all(r.reward is None or math.isnan(r.reward) for r in self.configs.values()),
+                "no best config although a config has a valid reward",
+            )
         else:
-            assert ranking[0] == best
+            _require(ranking[0] == best, f"ranking starts at {ranking[0]}, best is {best}")
 
     def __repr__(self) -> str:
         return (

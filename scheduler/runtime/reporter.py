@@ -9,7 +9,6 @@ the channel, never as a hang.
 
 from __future__ import annotations
 
-import math
 import numbers
 import threading
 import time
@@ -23,7 +22,6 @@ CONTINUE = "continue"
 STOP = "stop"
 PAUSE = "pause"
 COMPLETE = "complete"
-DECISIONS = (CONTINUE, STOP, PAUSE, COMPLETE)
 
 # Keys the reporter and the history add themselves; a user result must not carry them.
 RESERVED_KEYS = (
@@ -175,8 +173,3 @@ class Reporter:
                 self._ended = decision
                 raise TaskStopped(decision)
             raise RuntimeError(f"scheduler sent an unknown decision {decision!r}")
-
-
-def is_nan(value: float) -> bool:
-    """True for a float NaN."""
-    return isinstance(value, float) and math.isnan(value)

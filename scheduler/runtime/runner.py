@@ -142,7 +142,6 @@ class Runner:
         self._num_promotions_done = 0
         self._finished = False
         self._interrupted = False
-        self.stop_reason: str | None = None
 
     # -- state (for snapshots) -------------------------------------------------------
     def state_dict(self) -> dict:
@@ -341,7 +340,6 @@ class Runner:
         with self._cond:
             self._shutdown = True
             self._interrupted = status == "interrupted"
-            self.stop_reason = self.stop_reason or reason
             running = sorted(self._running)
             for task_id in running:
                 self._tasks[task_id].cancel_status = status
@@ -447,7 +445,6 @@ class Runner:
                 if not self._allow_new(now) and (not self._restarts or self._launches_stopped(now)):
                     if self.policy.exhausted and not self._exhausted_announced:
                         self._exhausted_announced = True
-                        self.stop_reason = "the search space is exhausted"
                         log.warning(
                             "search space exhausted after %d configs; no more new trials",
                             self.num_configs_started,
@@ -565,7 +562,6 @@ class Runner:
             ):
                 if not self._max_reward_reached:
                     self._max_reward_reached = True
-                    self.stop_reason = f"max_reward={self.max_reward} reached"
                     self._cond.notify_all()
         if forced is not None:
             if Decision(forced) == Decision.STOP and decision != Decision.STOP:
@@ -718,9 +714,3 @@ class Runner:
             self.callback(self.history.training_history, self._start_wall)
         except Exception:  # noqa: BLE001 - a user callback never ends the experiment
             log.exception("training_history_callback raised; the run goes on")
-
-    # -- introspection ---------------------------------------------------------------
-    @property
-    def num_running(self) -> int:
-        with self._lock:
-            return len(self._running)

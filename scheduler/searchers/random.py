@@ -82,7 +82,11 @@ class RandomSearcher(BaseSearcher):
                     return config
         if self._remaining is None:
             self._start_enumeration()
-        assert self._remaining  # at least one unseen config: checked above
+        if not self._remaining:  # cannot happen: fewer seen than the space holds
+            raise RuntimeError(
+                f"RandomSearcher bookkeeping is inconsistent: {self._seen_in_space} of "
+                f"{size} configs seen but none left to enumerate"
+            )
         index = self._remaining.pop(int(self.rng.integers(len(self._remaining))))
         return space.config_at(index)
 
