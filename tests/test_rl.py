@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
-import textwrap
 import time
 import warnings
 
@@ -626,55 +624,3 @@ def test_facade_validation(kwargs, message):
     kwargs.setdefault("num_trials", 2)
     with pytest.raises(ValueError, match=message):
         _rl(**kwargs)
-
-
-SEED_EXAMPLE = """
-import numpy as np
-import scheduler as ag
-if not hasattr(ag, "RLScheduler"):  # until scheduler/__init__.py exports it
-    from scheduler._rl import RLScheduler
-    ag.RLScheduler = RLScheduler
-
-@ag.args(
-    lr=ag.space.Real(1e-3, 1e-2, log=True),
-    wd=ag.space.Real(1e-3, 1e-2))
-def train_fn(args, reporter):
-    print('lr: {}, wd: {}'.format(args.lr, args.wd))
-    for e in range(10):
-        dummy_accuracy = 1 - np.power(1.8, -np.random.uniform(e, 2*e))
-        reporter(epoch=e+1, accuracy=dummy_accuracy, lr=args.lr, wd=args.wd)
-
-scheduler = ag.RLScheduler(train_fn,
-                           resource={'num_cpus': 2, 'num_gpus': 0},
-                           num_trials=20,
-                           reward_attr='accuracy',
-                           time_attr='epoch')
-scheduler.run()
-scheduler.join_jobs()
-scheduler.get_training_curves(plot=True)
-
-statuses = [r.status for r in scheduler.history.tasks.values()]
-assert statuses == ['completed'] * 20, statuses
-assert scheduler.policy.num_updates == 20
-print('BEST', scheduler.get_best_reward(), len(statuses))
-"""
-
-
-def test_seed_example_runs_as_a_script(tmp_path):
-    script = tmp_path / "rl_example.py"
-    script.write_text(textwrap.dedent(SEED_EXAMPLE))
-    env = dict(os.environ, MPLBACKEND="Agg")
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    best = [line for line in done.stdout.splitlines() if line.startswith("BEST")]
-    assert best, done.stdout[-2000:]
-    _, reward, n = best[0].split()
-    assert 0.0 < float(reward) <= 1.0 and n == "20"
-    assert "lr: " in done.stdout

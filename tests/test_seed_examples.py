@@ -79,6 +79,20 @@ scheduler.run()
 scheduler.join_jobs()
 scheduler.get_training_curves(plot=True)
 """,
+    "rl": TRAIN_FN_FIXED
+    + """
+scheduler = ag.RLScheduler(train_fn,
+                           resource={'num_cpus': 2, 'num_gpus': 0},
+                           num_trials=20,
+                           reward_attr='accuracy',
+                           time_attr='epoch')
+scheduler.run()
+scheduler.join_jobs()
+scheduler.get_training_curves(plot=True)
+statuses = [r.status for r in scheduler.history.tasks.values()]
+assert statuses == ['completed'] * 20, statuses
+assert scheduler.policy.num_updates == 20
+""",
 }
 
 CHECK = """
