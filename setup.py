@@ -1,4 +1,4 @@
-"""Build script: compiles the private ``_rungs`` Cython package.
+"""Build script: compiles the private ``scheduler._rungs`` Cython package.
 
 Directives live here, once. ``SCHEDULER_CYTHON_DEBUG=1`` turns bounds checking,
 wraparound checks and initialized checks back on for a debug build.
@@ -34,17 +34,19 @@ directives = {
 
 extensions = [
     Extension(
-        "_rungs." + os.path.splitext(os.path.basename(path))[0],
+        "scheduler._rungs." + os.path.splitext(os.path.basename(path))[0],
         [path],
         language="c++",
         extra_compile_args=["-O3", "-ffp-contract=off"]
         if not DEBUG
         else ["-O0", "-g", "-ffp-contract=off"],
     )
-    for path in sorted(glob(os.path.join("_rungs", "*.pyx")))
+    for path in sorted(glob(os.path.join("scheduler", "_rungs", "*.pyx")))
 ]
 
 if not extensions:
-    raise SystemExit("no _rungs/*.pyx sources found: run the build from the repository root")
+    raise SystemExit(
+        "no scheduler/_rungs/*.pyx sources found: run the build from the repository root"
+    )
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

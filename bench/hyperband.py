@@ -46,7 +46,8 @@ import time
 from _common import command_line, load_average, machine_line, markdown_table
 
 import scheduler as sch
-from scheduler import _kernels, space
+from scheduler import kernels as _kernels
+from scheduler import space
 
 MAX_T = 81
 TARGET_GROWTH = 1.5

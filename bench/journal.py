@@ -62,8 +62,8 @@ import warnings
 from _common import command_line, load_average, machine_line, markdown_table
 
 import scheduler as sch
-from scheduler import _journal
-from scheduler._journal import recover
+from scheduler.durability import journal as _journal
+from scheduler.durability.journal import recover
 
 TARGET_GROWTH = 1.5
 

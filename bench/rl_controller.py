@@ -3,7 +3,7 @@
 Workload: a search space of 10 hyperparameters (4 Categorical with 3, 4, 5 and 8
 choices, 3 Real of which one log-scaled, a small and a large Int, a Bool), ``num_bins``
 10, so 10 decisions of 2 to 10 choices each; the numpy LSTM controller of
-:mod:`scheduler.searchers.rl_controller` in float64, at each ``--hidden`` size (default
+:mod:`scheduler.searchers.rl.controller` in float64, at each ``--hidden`` size (default
 32, 100 and 200; the issue asks for 100).
 
 Operations, each timed per call with ``time.perf_counter`` (garbage collector off):
@@ -85,7 +85,7 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     import numpy as np
 
     from scheduler.schedulers.rl import RLPolicy
-    from scheduler.searchers.rl_controller import RLController
+    from scheduler.searchers.rl.controller import RLController
 
     SPACE = make_space()
     ctl = RLController(SPACE, hidden_size=hidden, num_bins=10, lr=1e-3, random_seed=0)

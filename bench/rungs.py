@@ -5,7 +5,7 @@ n = 10**3 .. 10**6 entries before timing starts; each timed decision records one
 entry (a new task or config, a seeded random reward) and decides.
 
 * Stopping: ``StoppingRungs.on_report`` called per report and ``on_reports`` in batches
-  (compiled), the pure-Python twin (``scheduler._reference``), and two peer strategies
+  (compiled), the pure-Python twin (``scheduler.kernels.twins``), and two peer strategies
   re-implemented below in a few lines each: (a) ``numpy.percentile`` over all recorded
   rewards per decision (Ray Tune's ASHA, AutoGluon), (b) a sorted list kept with
   ``bisect.insort`` plus an index lookup (Syne Tune 0.13).
@@ -69,7 +69,7 @@ from _common import (
     rss_bytes,
 )
 
-from scheduler import _reference as twin
+from scheduler.kernels import twins as twin
 
 LEVELS = [1, 3]
 QUANTILES = [1 / 3, 1 / 3]  # rung_levels(1, 3, 9): levels [1, 3], max_t 9
@@ -93,10 +93,10 @@ PREEMPTION_NS = 20_000  # a timed promote() call longer than this (and 100x its 
 def load_compiled():
     """``(StoppingRungs, PromotionRungs)`` compiled, or None under SCHEDULER_NO_EXTENSIONS=1.
 
-    Raises ImportError (from :mod:`scheduler._kernels`) when the compiled kernels are
+    Raises ImportError (from :mod:`scheduler.kernels`) when the compiled kernels are
     missing and the variable is not set.
     """
-    from scheduler import _kernels
+    from scheduler import kernels as _kernels
 
     if _kernels.BACKEND != "cython":
         return None
@@ -116,7 +116,7 @@ def module_stamps(compiled) -> dict[str, str]:
 
 
 def is_compiled(obj) -> bool:
-    return type(obj).__module__.startswith("_rungs.")
+    return type(obj).__module__.startswith("scheduler._rungs.")
 
 
 def qualified_name(obj) -> str:
@@ -993,7 +993,7 @@ def main(argv=None) -> int:
     backends = sorted({r.backend for r in results if r.backend})
     rebuilt = module_stamps(compiled) != stamps
     compiled_line = (
-        ", ".join(b for b in backends if b.startswith("_rungs."))
+        ", ".join(b for b in backends if b.startswith("scheduler._rungs."))
         if compiled
         else "not loaded (SCHEDULER_NO_EXTENSIONS=1): compiled rows skipped"
     )

@@ -1,20 +1,19 @@
 """scheduler: asynchronous hyperparameter optimization.
 
 FIFO, Hyperband (stopping and promotion, i.e. ASHA) and RL schedulers over one task/reporter
-runtime, with the rung logic compiled in Cython (``_rungs``). The API follows
+runtime, with the rung logic compiled in Cython (``scheduler._rungs``). The API follows
 AutoGluon's ``core.scheduler``: decorate ``train_fn(args, reporter)`` with
 :func:`scheduler.args`, build a scheduler, ``run()``, ``join_jobs()``.
 
 ``scheduler.KERNEL_BACKEND`` tells which rung kernels are live: ``"cython"`` (the
-compiled ``_rungs``) or ``"python"`` (the twins, with ``SCHEDULER_NO_EXTENSIONS=1``).
+compiled ``scheduler._rungs``) or ``"python"`` (the twins, with ``SCHEDULER_NO_EXTENSIONS=1``).
 """
 
 from scheduler import searchers, space
 from scheduler._decorator import Args, args
 from scheduler._exceptions import TaskStopped
-from scheduler._persist import load, save
-from scheduler._rl import RLScheduler
-from scheduler._scheduler import FIFOScheduler, HyperbandScheduler
+from scheduler.durability.persist import load, save
+from scheduler.facades import FIFOScheduler, HyperbandScheduler, RLScheduler
 
 __version__ = "0.1.0"
 
@@ -36,7 +35,7 @@ __all__ = [
 def __getattr__(name):
     # Imported on first use: FIFO does not need the rung kernels.
     if name == "KERNEL_BACKEND":
-        from scheduler._kernels import BACKEND
+        from scheduler.kernels import BACKEND
 
         return BACKEND
     raise AttributeError(f"module 'scheduler' has no attribute {name!r}")

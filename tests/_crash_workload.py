@@ -191,7 +191,8 @@ def _install_hooks(snapshot_every: int) -> None:
     """Patch the journal and the results writer with the kill points (child only)."""
     import tempfile
 
-    from scheduler import _journal, _results
+    from scheduler.durability import journal as _journal
+    from scheduler.results import export as _results
 
     if snapshot_every:
 

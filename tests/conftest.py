@@ -3,7 +3,7 @@
 * A deterministic Hypothesis profile for CI (derandomized, no database, no deadline);
   ``HYPOTHESIS_PROFILE=dev`` gives the randomized default locally.
 * The ``kernels`` fixture runs every kernel test on both backends, ids ``py`` (the
-  pure-Python twins in ``scheduler._reference``) and ``cy`` (the compiled ``_rungs``).
+  pure-Python twins in ``scheduler.kernels.twins``) and ``cy`` (the compiled ``_rungs``).
   ``cy`` is skipped only when ``SCHEDULER_NO_EXTENSIONS`` is set; otherwise a missing
   extension is an error, never a skip.
 """
@@ -31,7 +31,7 @@ KERNEL_NAMES = ("rung_levels", "StoppingRungs", "PromotionRungs", "BracketSample
 
 
 def python_kernels() -> types.SimpleNamespace:
-    from scheduler import _reference
+    from scheduler.kernels import twins as _reference
 
     ns = types.SimpleNamespace(**{name: getattr(_reference, name) for name in KERNEL_NAMES})
     ns.backend = "py"
@@ -39,10 +39,10 @@ def python_kernels() -> types.SimpleNamespace:
 
 
 def cython_kernels() -> types.SimpleNamespace:
-    from _rungs.brackets import BracketSampler
-    from _rungs.levels import rung_levels
-    from _rungs.promotion import PromotionRungs
-    from _rungs.stopping import StoppingRungs
+    from scheduler._rungs.brackets import BracketSampler
+    from scheduler._rungs.levels import rung_levels
+    from scheduler._rungs.promotion import PromotionRungs
+    from scheduler._rungs.stopping import StoppingRungs
 
     return types.SimpleNamespace(
         rung_levels=rung_levels,
@@ -54,7 +54,7 @@ def cython_kernels() -> types.SimpleNamespace:
 
 
 def extensions_disabled() -> bool:
-    from scheduler._kernels import NO_EXTENSIONS
+    from scheduler.kernels import NO_EXTENSIONS
 
     return NO_EXTENSIONS
 

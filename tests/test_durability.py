@@ -43,10 +43,10 @@ import _crash_workload as wl
 import pytest
 
 import scheduler as sch
-from scheduler import _kernels
-from scheduler._journal import JournalError
-from scheduler._results import JSONL_NAME as JSONL
-from scheduler._results import csv_cell, read_jsonl
+from scheduler import kernels as _kernels
+from scheduler.durability.journal import JournalError
+from scheduler.results.export import JSONL_NAME as JSONL
+from scheduler.results.export import csv_cell, read_jsonl
 
 WORKLOAD = Path(__file__).with_name("_crash_workload.py")
 KINDS = ("fifo", "stopping", "promotion")

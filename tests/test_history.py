@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler._history import END_STATUSES, TASK_STATUSES, History, TaskRecord
-from scheduler._results import to_jsonable
+from scheduler._jsonable import to_jsonable
+from scheduler.results.history import END_STATUSES, TASK_STATUSES, History, TaskRecord
 
 
 def run_task(h, task_id, config_id, reports, *, status=None, resume_from=None, config=None):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import scheduler as sch
-from scheduler import _kernels
+from scheduler import kernels as _kernels
 
 MAX_T = 27
 

@@ -1,8 +1,8 @@
 """The backend selector and the parity of the two backends' public surface.
 
-``scheduler._kernels`` must load the compiled ``_rungs`` unless ``SCHEDULER_NO_EXTENSIONS``
+``scheduler.kernels`` must load the compiled ``_rungs`` unless ``SCHEDULER_NO_EXTENSIONS``
 is set (no silent fallback), and the compiled kernels must expose the same names,
-signatures, docstrings and state_dicts as the twins in ``scheduler._reference``.
+signatures, docstrings and state_dicts as the twins in ``scheduler.kernels.twins``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import re
 import numpy as np
 import pytest
 
-from scheduler import _kernels, _reference
+from scheduler import kernels as _kernels
+from scheduler.kernels import twins as _reference
 
 NAMES = ("rung_levels", "StoppingRungs", "PromotionRungs", "BracketSampler")
 MODULES = {
-    "rung_levels": "_rungs.levels",
-    "StoppingRungs": "_rungs.stopping",
-    "PromotionRungs": "_rungs.promotion",
-    "BracketSampler": "_rungs.brackets",
+    "rung_levels": "scheduler._rungs.levels",
+    "StoppingRungs": "scheduler._rungs.stopping",
+    "PromotionRungs": "scheduler._rungs.promotion",
+    "BracketSampler": "scheduler._rungs.brackets",
 }
 FLAG = os.environ.get("SCHEDULER_NO_EXTENSIONS", "").strip().lower()
 DISABLED = FLAG not in ("", "0", "false", "no")
@@ -67,7 +68,7 @@ def test_compiled_kernels_are_extension_modules():
         )
         obj = getattr(module, name)
         assert obj.__module__ == module_name
-        assert not obj.__module__.startswith("scheduler")
+        assert not obj.__module__.startswith("scheduler.kernels")
 
 
 @needs_extensions

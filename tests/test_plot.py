@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from scheduler._history import History  # noqa: E402
-from scheduler.plot import MAX_LEGEND_CONFIGS, plot_training_curves  # noqa: E402
+from scheduler.results.history import History  # noqa: E402
+from scheduler.results.plot import MAX_LEGEND_CONFIGS, plot_training_curves  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -245,8 +245,8 @@ def test_plot_true_without_a_display_selects_agg_silently(tmp_path):
     """A headless machine: Agg is chosen before pyplot loads, show() warns nothing."""
     script = (
         "import warnings; warnings.simplefilter('error')\n"
-        "from scheduler._history import History\n"
-        "from scheduler.plot import plot_training_curves\n"
+        "from scheduler.results.history import History\n"
+        "from scheduler.results.plot import plot_training_curves\n"
         "plot_training_curves(History('acc', 'epoch'), plot=True)\n"
         "import matplotlib; print(matplotlib.get_backend())\n"
     )

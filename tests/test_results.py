@@ -11,15 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-from scheduler._history import History
-from scheduler._results import (
+from scheduler._jsonable import to_jsonable
+from scheduler.results.export import (
     ResultsWriter,
     csv_cell,
     flatten_config,
     read_jsonl,
     results_table,
-    to_jsonable,
 )
+from scheduler.results.history import History
 
 
 def read_csv(path):

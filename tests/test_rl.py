@@ -20,10 +20,10 @@ import pytest
 
 import scheduler as sch
 from scheduler import space
-from scheduler._rl import RLScheduler
+from scheduler.facades.rl import RLScheduler
 from scheduler.schedulers.base import Decision, Suggestion
 from scheduler.schedulers.rl import RLPolicy
-from scheduler.searchers.rl_controller import RLController
+from scheduler.searchers.rl.controller import RLController
 
 # --------------------------------------------------------------------------------------
 # helpers
@@ -536,7 +536,7 @@ def test_checkpoint_and_resume(tmp_path):
 CRASH_SCRIPT = """
 import json, os, sys
 import scheduler as ag
-from scheduler._rl import RLScheduler
+from scheduler.facades.rl import RLScheduler
 
 @ag.args(x=ag.space.Categorical("a", "b", "c"), y=ag.space.Real(0.0, 1.0), epochs=3)
 def train_fn(args, reporter):

@@ -17,7 +17,7 @@ from _oracles import assert_plain_json, fixture_ok
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler import _reference
+from scheduler.kernels import twins as _reference
 
 MASK64 = (1 << 64) - 1
 

@@ -8,7 +8,7 @@ from _oracles import INT64_MAX, brute_levels, brute_quantiles, fixture_ok
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler import _reference
+from scheduler.kernels import twins as _reference
 
 
 def assert_exact(result, levels, quantiles):

@@ -1,7 +1,7 @@
 """Stateful tests: the twin and the compiled kernel driven side by side.
 
 Each Hypothesis state machine applies the same random operations to the pure-Python twin
-(``scheduler._reference``), the compiled kernel (``_rungs``) and a brute-force oracle
+(``scheduler.kernels.twins``), the compiled kernel (``_rungs``) and a brute-force oracle
 (``_oracles``), compares every return value and error text, and after every step checks
 that both kernels pass ``_check()`` and return identical ``state_dict()``s. Round trips
 (JSON, pickle, and loading each backend's state into the other) happen mid-stream.
@@ -44,7 +44,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from scheduler import _kernels, _reference
+from scheduler import kernels as _kernels
+from scheduler.kernels import twins as _reference
 
 if _kernels.NO_EXTENSIONS:
     pytest.skip(
@@ -52,8 +53,8 @@ if _kernels.NO_EXTENSIONS:
         allow_module_level=True,
     )
 
-from _rungs.promotion import PromotionRungs  # noqa: E402
-from _rungs.stopping import StoppingRungs  # noqa: E402
+from scheduler._rungs.promotion import PromotionRungs  # noqa: E402
+from scheduler._rungs.stopping import StoppingRungs  # noqa: E402
 
 # up to MAX_EXAMPLES * STEP_COUNT steps per machine; the tests assert at least MIN_STEPS
 MAX_EXAMPLES = 100

@@ -29,7 +29,7 @@ from _oracles import (
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from scheduler import _reference
+from scheduler.kernels import twins as _reference
 
 REAL_QUANTILES = sorted(
     {

@@ -131,7 +131,7 @@ def test_a_worker_that_fails_to_start_takes_no_siblings_with_it(monkeypatch):
     import sys
     from multiprocessing.connection import Connection
 
-    from scheduler.runtime import process_backend
+    from scheduler.runtime.backends import process as process_backend
 
     launched = []
     real_launch = process_backend.ProcessBackend._launch_worker

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from scheduler.runtime.backend import CANCELLED, DIED, RAISED, RETURNED, TaskOutcome, TaskSpec
+from scheduler.runtime.backends.base import CANCELLED, DIED, RAISED, RETURNED, TaskOutcome, TaskSpec
 from scheduler.schedulers.base import Decision, Suggestion
 
 __all__ = ["ReplayError", "Runner"]
@@ -279,7 +279,7 @@ class Runner:
             return
         if self._finished:
             raise RuntimeError("this scheduler was shut down; build a new one to run again")
-        from scheduler.runtime.backend import make_backend
+        from scheduler.runtime.backends import make_backend
 
         self._backend = make_backend(
             self.backend_name, self.train_fn, self.handle_report, self.handle_end

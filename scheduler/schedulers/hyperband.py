@@ -4,14 +4,14 @@ Li, Jamieson, Rostamizadeh, Gonina, Hardt, Recht, Talwalkar (2018), "A System fo
 Massively Parallel Hyperparameter Tuning", https://arxiv.org/abs/1810.05934 .
 Symbols: r (``grace_period``), eta (``reduction_factor``), R (``max_t``), s (bracket).
 
-Every rung decision is taken by a kernel from :mod:`scheduler._kernels`
+Every rung decision is taken by a kernel from :mod:`scheduler.kernels`
 (``StoppingRungs``, ``PromotionRungs``, ``BracketSampler``); this module only routes
 reports to the right rung system and turns the kernels' answers into decisions.
 """
 
 from __future__ import annotations
 
-from scheduler import _kernels
+from scheduler import kernels as _kernels
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 
 __all__ = ["HyperbandPolicy", "RUNG_SYSTEMS", "SEARCHER_DATA"]

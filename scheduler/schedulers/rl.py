@@ -2,7 +2,7 @@
 
 Zoph & Le (2017), "Neural Architecture Search with Reinforcement Learning",
 https://arxiv.org/abs/1611.01578 . The controller (network, REINFORCE, Adam, baseline)
-is :class:`scheduler.searchers.rl_controller.RLController`; this module decides when
+is :class:`scheduler.searchers.rl.controller.RLController`; this module decides when
 to sample and when to learn:
 
 - **sync** (default): configs come in batches of ``batch_size``, run concurrently (as
@@ -33,7 +33,7 @@ import numbers
 from dataclasses import dataclass
 
 from scheduler.schedulers.base import Decision, Policy, Suggestion
-from scheduler.searchers.rl_controller import RLController
+from scheduler.searchers.rl.controller import RLController
 
 __all__ = ["RLPolicy"]
 

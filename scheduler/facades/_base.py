@@ -1,0 +1,476 @@
+"""The user-facing scheduler: AutoGluon's API over a policy and the shared runtime.
+
+:class:`BaseScheduler` holds what FIFO, Hyperband and RL share (validation, history,
+results, the runtime, state); each subclass only builds its policy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import sys
+import tempfile
+import warnings
+
+from scheduler._decorator import get_space, make_task_args
+from scheduler.durability.journal import Journal, JournalError, atomic_write_text, recover
+from scheduler.results.export import ResultsWriter, results_table
+from scheduler.results.history import History
+from scheduler.runtime.resources import ResourceManager
+from scheduler.runtime.runner import Runner
+from scheduler.schedulers.base import Policy
+from scheduler.searchers import BaseSearcher, searcher_factory
+
+__all__ = ["BaseScheduler"]
+
+STATE_VERSION = 1
+
+
+def _positive_int(name, value, *, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_number(name, value, *, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+class BaseScheduler:
+    """Shared machinery of every scheduler; subclasses implement :meth:`_make_policy`."""
+
+    def __init__(
+        self,
+        train_fn,
+        *,
+        args=None,
+        resource=None,
+        searcher="random",
+        search_options=None,
+        checkpoint=None,
+        resume=False,
+        num_trials=None,
+        time_out=None,
+        max_reward=None,
+        reward_attr="accuracy",
+        time_attr="epoch",
+        training_history_callback=None,
+        training_history_callback_delta_secs=60,
+        delay_get_config=True,
+        stop_jobs_after_time_out=True,
+        backend="process",
+        mode="max",
+        total_resources=None,
+        max_task_time=None,
+        progress=None,
+        output_dir=None,
+        checkpoint_fsync_interval=1.0,
+        dist_ip_addrs=None,
+        constraint_attr=None,
+        training_history_searcher_info=False,
+    ):
+        # AutoGluon parameters for features this library does not have (yet): accepted
+        # at their defaults so that AutoGluon code runs, refused otherwise.
+        if dist_ip_addrs:
+            raise ValueError(
+                "dist_ip_addrs (remote machines) is not supported yet (a Ray backend is "
+                f"planned); got dist_ip_addrs={dist_ip_addrs!r}"
+            )
+        if constraint_attr is not None:
+            raise ValueError(
+                "constraint_attr needs constrained Bayesian optimization, which is not "
+                f"supported yet; got constraint_attr={constraint_attr!r}"
+            )
+        if training_history_searcher_info:
+            raise ValueError(
+                "training_history_searcher_info=True needs a model-based searcher; the "
+                "random and grid searchers have no model state to add"
+            )
+        if not callable(train_fn):
+            raise TypeError(f"train_fn must be callable, got {train_fn!r}")
+        self.train_fn = train_fn
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.mode = mode
+        if not isinstance(reward_attr, str) or not reward_attr:
+            raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
+        if time_attr is not None and (not isinstance(time_attr, str) or not time_attr):
+            raise ValueError(f"time_attr must be a non-empty string or None, got {time_attr!r}")
+        self.reward_attr = reward_attr
+        self.time_attr = time_attr
+        self.num_trials = _positive_int("num_trials", num_trials)
+        self.time_out = _positive_number("time_out", time_out)
+        if self.num_trials is None and self.time_out is None:
+            raise ValueError("one of num_trials, time_out must be given, got neither")
+        if max_reward is not None and (
+            not isinstance(max_reward, numbers.Real)
+            or isinstance(max_reward, bool)
+            or math.isnan(max_reward)
+        ):
+            raise ValueError(f"max_reward must be a number (not NaN), got {max_reward!r}")
+        self.max_reward = max_reward
+        self.max_task_time = _positive_number("max_task_time", max_task_time)
+        if backend not in ("thread", "process"):
+            raise ValueError(f"backend must be 'thread' or 'process', got {backend!r}")
+        self.backend = backend
+        if training_history_callback is not None and not callable(training_history_callback):
+            raise ValueError(
+                f"training_history_callback must be callable, got {training_history_callback!r}"
+            )
+        self.training_history_callback = training_history_callback
+        self.training_history_callback_delta_secs = _positive_number(
+            "training_history_callback_delta_secs", training_history_callback_delta_secs
+        )
+        # get_config is always called when a worker is free (AutoGluon's True), the
+        # better choice for adaptive searchers; False is accepted for compatibility.
+        self.delay_get_config = bool(delay_get_config)
+        self.stop_jobs_after_time_out = bool(stop_jobs_after_time_out)
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.resources = ResourceManager(resource, total_resources)
+        self.extra_args = dict(args) if args is not None else {}
+
+        self.space = get_space(train_fn)
+        self.searcher = self._make_searcher(searcher, search_options)
+
+        self.output_dir = None if output_dir is None else os.path.abspath(os.fspath(output_dir))
+        self.checkpoint = None if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
+        if self.output_dir is not None:
+            os.makedirs(self.output_dir, exist_ok=True)
+            checkpoint_root = os.path.join(self.output_dir, "checkpoints")
+        elif self.checkpoint is not None:
+            checkpoint_root = self.checkpoint + ".trials"
+        else:
+            checkpoint_root = tempfile.mkdtemp(prefix="scheduler-trials-")
+        self.checkpoint_root = checkpoint_root
+
+        self.policy: Policy = self._make_policy()
+        self.history = History(reward_attr, time_attr, mode)
+        if (
+            not isinstance(checkpoint_fsync_interval, numbers.Real)
+            or isinstance(checkpoint_fsync_interval, bool)
+            or checkpoint_fsync_interval < 0
+        ):
+            raise ValueError(
+                "checkpoint_fsync_interval must be a number of seconds >= 0 "
+                f"(0: fsync every event), got {checkpoint_fsync_interval!r}"
+            )
+        self.checkpoint_fsync_interval = float(checkpoint_fsync_interval)
+        self._journal = None
+        self._runner = self._make_runner()
+        if resume:
+            if self.checkpoint is None:
+                raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
+            self._resume()
+        elif self.checkpoint is not None and (
+            os.path.exists(self.checkpoint) or os.path.exists(self.checkpoint + ".journal")
+        ):
+            raise ValueError(
+                f"checkpoint {self.checkpoint!r} already holds a run: pass resume=True to "
+                "continue it, or choose another path (nothing is overwritten)"
+            )
+
+    # -- to be provided by subclasses --------------------------------------------
+    def _make_policy(self) -> Policy:
+        raise NotImplementedError
+
+    def _make_searcher(self, searcher, search_options):
+        """The searcher from the ``searcher`` and ``search_options`` arguments."""
+        if isinstance(searcher, str):
+            options = dict(search_options or {})
+            options.setdefault("reward_attr", self.reward_attr)
+            options.setdefault("mode", self.mode)
+            return searcher_factory(searcher, space=self.space, **options)
+        if isinstance(searcher, BaseSearcher):
+            if search_options:
+                raise ValueError(
+                    "search_options is only used when searcher is a name, "
+                    f"got a searcher object and search_options={search_options!r}"
+                )
+            return searcher
+        raise ValueError(f"searcher must be 'random', 'grid' or a BaseSearcher, got {searcher!r}")
+
+    # -- running -------------------------------------------------------------------
+    def _make_args(self, train_fn, config, **kwargs):
+        return make_task_args(train_fn, {**self.extra_args, **config}, **kwargs)
+
+    def _settings(self) -> dict:
+        """What a checkpoint must match to be resumed by this scheduler."""
+        return {"reward_attr": self.reward_attr, "time_attr": self.time_attr, "mode": self.mode}
+
+    def _header(self) -> dict:
+        return {
+            "scheduler": type(self).__name__,
+            "space": self.space.fingerprint(),
+            "settings": self._settings(),
+        }
+
+    def _make_runner(self) -> Runner:
+        return Runner(
+            train_fn=self.train_fn,
+            policy=self.policy,
+            backend=self.backend,
+            resources=self.resources,
+            history=self.history,
+            writer=None,
+            make_args=self._make_args,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            mode=self.mode,
+            num_trials=self.num_trials,
+            time_out=self.time_out,
+            max_reward=self.max_reward,
+            stop_jobs_after_time_out=self.stop_jobs_after_time_out,
+            max_task_time=self.max_task_time,
+            callback=self.training_history_callback,
+            callback_delta_secs=self.training_history_callback_delta_secs,
+            progress=self.progress,
+            checkpoint_root=self.checkpoint_root,
+            snapshot_state=self._snapshot_state,
+        )
+
+    def _resume(self) -> None:
+        """Load the newest snapshot, replay the journal after it, restart in-flight tasks."""
+        recovery = recover(self.checkpoint)
+        if recovery.snapshot is None and recovery.header is None:
+            warnings.warn(
+                f"resume=True but checkpoint {self.checkpoint!r} holds no run yet; "
+                "starting a new experiment",
+                stacklevel=3,
+            )
+            return
+        header = recovery.header or {}
+        mine = self._header()
+        for key in ("scheduler", "space", "settings"):
+            if header.get(key) != mine[key]:
+                raise JournalError(
+                    f"checkpoint {self.checkpoint!r} was written by a different setup: "
+                    f"its {key} is {header.get(key)!r}, this scheduler's is {mine[key]!r}"
+                )
+        if recovery.snapshot is not None:
+            self.load_state_dict(recovery.snapshot)
+        self._runner.replay(recovery.events)
+        self._runner.elapsed_before = recovery.last_t
+        if recovery.torn is not None:
+            file, offset = recovery.torn
+            with open(file, "rb+") as f:
+                f.truncate(offset)
+        self._journal = Journal(
+            self.checkpoint,
+            mine,
+            seq=recovery.last_seq,
+            t0=recovery.last_t,
+            fsync_interval=self.checkpoint_fsync_interval,
+        )
+        self._runner.journal = self._journal
+        restarted = self._runner.interrupt_in_flight()
+        if restarted:
+            warnings.warn(
+                f"resuming {self.checkpoint!r}: {restarted} task(s) were running when the "
+                "run stopped; their configs start again",
+                stacklevel=3,
+            )
+
+    def _ensure_runner(self) -> Runner:
+        runner = self._runner
+        if runner.started:
+            return runner
+        if self.checkpoint is not None and self._journal is None:
+            self._journal = Journal(
+                self.checkpoint, self._header(), fsync_interval=self.checkpoint_fsync_interval
+            )
+            runner.journal = self._journal
+        if self.output_dir is not None and runner.writer is None:
+            resuming = self._journal is not None and self._journal.seq > 0
+            writer = ResultsWriter(self.output_dir, resume=resuming)
+            # Rows the journal has but the files missed (a crash between the two).
+            for row in self.history.rows()[writer.rows_written :]:
+                writer.write(row, self.history.config_history[row["task_id"]])
+            runner.writer = writer
+        return runner
+
+    def run(self, **kwargs):
+        """Launch trials; return once the last new trial is launched.
+
+        Running trials go on in the background: call :meth:`join_jobs` to wait for them.
+        """
+        if kwargs:
+            raise TypeError(f"run() got unexpected keyword arguments {sorted(kwargs)}")
+        runner = self._ensure_runner()
+        runner.start()
+        runner.wait_launching_done()
+
+    def join_jobs(self, timeout=None):
+        """Wait until every trial has ended (or ``timeout`` seconds passed).
+
+        Returns True when the experiment is done. Ctrl-C stops the running trials and
+        re-raises ``KeyboardInterrupt``.
+        """
+        if timeout is not None and (
+            not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or timeout < 0
+        ):
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        if not self._runner.started:
+            return True
+        return self._runner.wait_done(timeout)
+
+    join_tasks = join_jobs
+
+    def shutdown(self):
+        """Stop launching, stop running trials, release workers."""
+        self._runner.shutdown()
+
+    def run_with_config(self, config):
+        """Run ``train_fn`` once, in this process, with ``config`` over the defaults.
+
+        For a final fit after the search: nothing is stopped; the reports are validated
+        and returned with ``train_fn``'s return value as ``(return_value, reports)``.
+        """
+        from scheduler.runtime.reporter import CONTINUE, Reporter
+
+        if not isinstance(config, dict):
+            raise ValueError(f"config must be a dict, got {config!r}")
+        reports: list[dict] = []
+
+        def send(result):
+            reports.append(result)
+            return CONTINUE
+
+        checkpoint_dir = tempfile.mkdtemp(prefix="scheduler-final-")
+        reporter = Reporter(
+            send,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            require_time=self.policy.require_time,
+            checkpoint_dir=checkpoint_dir,
+        )
+        args = self._make_args(
+            self.train_fn, dict(config), task_id=-1, config_id=-1, resume_from=None, gpu_ids=[]
+        )
+        value = self.train_fn(args, reporter)
+        return value, reports
+
+    # -- results -------------------------------------------------------------------
+    @property
+    def training_history(self):
+        return self.history.training_history
+
+    @property
+    def config_history(self):
+        return self.history.config_history
+
+    @property
+    def num_finished_tasks(self) -> int:
+        return self.history.num_finished_tasks
+
+    def get_best_config(self):
+        """The config with the best reward at the highest fidelity it reached."""
+        return self.history.best_config()
+
+    def get_best_reward(self):
+        return self.history.best_reward()
+
+    def get_best_task_id(self):
+        return self.history.best_task_id()
+
+    def get_training_curves(self, filename=None, plot=False, use_legend=True):
+        """Plot reward against ``time_attr``, one line per config; returns the Figure."""
+        from scheduler.results.plot import plot_training_curves
+
+        return plot_training_curves(
+            self.history, filename=filename, plot=plot, use_legend=use_legend
+        )
+
+    def results(self):
+        """Every report as a row: a pandas DataFrame if pandas is installed, else dicts."""
+        rows = []
+        for task_id in sorted(self.history.training_history):
+            config = self.history.config_history.get(task_id, {})
+            for row in self.history.training_history[task_id]:
+                rows.append({**{f"config.{k}": v for k, v in config.items()}, **row})
+        return results_table(rows)
+
+    # -- state ---------------------------------------------------------------------
+    def state_dict(self, destination=None, no_fifo_lock=False) -> dict:
+        """Plain JSON-able state: policy (searcher, kernels), history, runtime counters
+        and the tasks in flight. Consistent even while the run goes on (taken under the
+        runtime's lock unless ``no_fifo_lock``). ``destination``: a dict to update and
+        return (AutoGluon's signature). ``scheduler.save(s.state_dict(), path)`` writes
+        it."""
+        if no_fifo_lock:
+            state = self._state_dict_unlocked()
+        else:
+            with self._runner._lock:
+                state = self._state_dict_unlocked()
+        if destination is None:
+            return state
+        if not isinstance(destination, dict):
+            raise ValueError(f"destination must be a dict or None, got {destination!r}")
+        destination.update(state)
+        return destination
+
+    def _state_dict_unlocked(self, convert: bool = True) -> dict:
+        return {
+            "version": STATE_VERSION,
+            **self._header(),
+            "policy": self.policy.state_dict(),
+            "history": self.history.state_dict(convert=convert),
+            "runner": self._runner.state_dict(),
+        }
+
+    def _snapshot_state(self) -> dict:
+        # Taken under the runtime's lock: no per-row conversion here, the journal
+        # serializes it (converting numpy values) after the lock is released.
+        return self._state_dict_unlocked(convert=False)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output; call before :meth:`run`. Tasks that were
+        running are ended as ``interrupted`` and their configs start again."""
+        if self._runner.started:
+            raise RuntimeError("load_state_dict() must be called before run()")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"state version must be {STATE_VERSION}, got {state.get('version')!r}")
+        if state.get("scheduler") != type(self).__name__:
+            raise ValueError(
+                f"state was saved by {state.get('scheduler')!r}, cannot load it into "
+                f"{type(self).__name__!r}"
+            )
+        if state.get("space") != self.space.fingerprint():
+            raise ValueError(
+                "state was saved for a different search space: "
+                f"{state.get('space')!r} != {self.space.fingerprint()!r}"
+            )
+        if state.get("settings") != self._settings():
+            raise ValueError(
+                f"state was saved with settings {state.get('settings')!r}, this scheduler "
+                f"has {self._settings()!r}"
+            )
+        self.policy.load_state_dict(state["policy"])
+        self.history.load_state_dict(state["history"])
+        self._runner.load_state_dict(state["runner"])
+
+    def save(self, checkpoint=None) -> None:
+        """Write :meth:`state_dict` as JSON, atomically, to ``checkpoint`` (default: the
+        scheduler's own checkpoint, as a snapshot of its journal)."""
+        path = checkpoint or self.checkpoint
+        if path is None:
+            raise ValueError("save() needs a path: pass checkpoint= here or to the scheduler")
+        path = os.path.abspath(os.fspath(path))
+        if self._journal is not None and path == self.checkpoint:
+            self._runner._snapshot(force=True)
+            return
+        atomic_write_text(path, json.dumps(self.state_dict()))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(num_trials={self.num_trials}, time_out={self.time_out}, "
+            f"reward_attr={self.reward_attr!r}, mode={self.mode!r}, backend={self.backend!r}, "
+            f"resource={self.resources.request})"
+        )

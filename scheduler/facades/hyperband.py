@@ -1,0 +1,139 @@
+"""HyperbandScheduler: asynchronous successive halving, stopping or promotion (ASHA)."""
+
+from __future__ import annotations
+
+import numbers
+
+from scheduler._decorator import get_defaults
+from scheduler.facades._base import BaseScheduler
+from scheduler.schedulers.base import Policy
+
+__all__ = ["HyperbandScheduler"]
+
+
+def _infer_max_t(train_fn, max_t):
+    if max_t is not None:
+        if not isinstance(max_t, numbers.Integral) or isinstance(max_t, bool) or max_t < 2:
+            raise ValueError(f"max_t must be an integer >= 2, got {max_t!r}")
+        return int(max_t)
+    defaults = get_defaults(train_fn)
+    for key in ("epochs", "max_t"):
+        value = defaults.get(key)
+        if value is not None:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 2:
+                raise ValueError(
+                    f"max_t inferred from train_fn.args.{key} must be an integer >= 2, "
+                    f"got {value!r}"
+                )
+            return int(value)
+    raise ValueError(
+        "max_t is needed: pass max_t=, or give train_fn an 'epochs' or 'max_t' default "
+        "(train_fn.args.epochs, train_fn.args.max_t); found none of the three"
+    )
+
+
+class HyperbandScheduler(BaseScheduler):
+    """Asynchronous Hyperband: ``type='stopping'`` or ``type='promotion'`` (ASHA).
+
+    Li et al. (2018), "A System for Massively Parallel Hyperparameter Tuning",
+    https://arxiv.org/abs/1810.05934 . Takes every :class:`FIFOScheduler` parameter
+    plus:
+
+    Parameters
+    ----------
+    max_t : int, optional
+        R, the largest ``time_attr`` value; default ``train_fn.args.epochs``, then
+        ``train_fn.args.max_t``.
+    grace_period : int
+        r, the first rung level (default 1).
+    reduction_factor : int
+        eta >= 2 (default 3): rung levels r * eta**k below R.
+    brackets : int
+        Number of brackets s = 0..brackets-1 (default 1), capped at #levels + 1.
+    type : {'stopping', 'promotion'}
+        Stop poor tasks at rungs, or pause every task at each rung and promote the best
+        paused configs when a worker is free (their next task gets
+        ``args.scheduler.resume_from`` and the same ``reporter.checkpoint_dir``).
+    rung_levels : list of int, optional
+        Explicit rung levels (override grace_period and reduction_factor).
+    rung_system_per_bracket : bool
+        Separate rung systems per bracket (default) or one shared system.
+    random_seed : int
+        Seed of the bracket sampler (default 31415927).
+    searcher_data : {'rungs', 'all', 'rungs_and_last'}
+        Which reports reach ``searcher.update``.
+
+    Reports must carry ``time_attr`` as a positive, increasing integer.
+    ``num_trials`` counts configs started, not tasks.
+    """
+
+    def __init__(
+        self,
+        train_fn,
+        *,
+        max_t=None,
+        grace_period=1,
+        reduction_factor=3,
+        brackets=1,
+        type="stopping",  # noqa: A002 - AutoGluon's parameter name
+        rung_levels=None,
+        rung_system_per_bracket=True,
+        random_seed=31415927,
+        searcher_data="rungs",
+        do_snapshots=False,
+        **kwargs,
+    ):
+        if do_snapshots:
+            raise ValueError(
+                "do_snapshots=True passes rung snapshots to model-based searchers, which "
+                "are not supported yet; got do_snapshots=True"
+            )
+        self.max_t = _infer_max_t(train_fn, max_t)
+        self.grace_period = grace_period
+        self.reduction_factor = reduction_factor
+        self.brackets = brackets
+        self.type = type
+        self.rung_levels = rung_levels
+        self.rung_system_per_bracket = rung_system_per_bracket
+        if (
+            not isinstance(random_seed, numbers.Integral)
+            or isinstance(random_seed, bool)
+            or random_seed < 0
+        ):
+            raise ValueError(f"random_seed must be an integer >= 0, got {random_seed!r}")
+        self.random_seed = random_seed
+        self.searcher_data = searcher_data
+        if kwargs.get("time_attr", "epoch") is None:
+            raise ValueError("time_attr is required by HyperbandScheduler, got None")
+        super().__init__(train_fn, **kwargs)
+
+    def _settings(self) -> dict:
+        return {
+            **super()._settings(),
+            "type": self.type,
+            "max_t": self.max_t,
+            "rung_levels": list(self.policy.levels),
+            "brackets": self.policy.num_brackets,
+            "rung_system_per_bracket": bool(self.rung_system_per_bracket),
+            "random_seed": self.random_seed,
+            "searcher_data": self.searcher_data,
+        }
+
+    def _make_policy(self) -> Policy:
+        from scheduler.schedulers.hyperband import HyperbandPolicy
+
+        return HyperbandPolicy(
+            self.searcher,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            max_t=self.max_t,
+            grace_period=self.grace_period,
+            reduction_factor=self.reduction_factor,
+            brackets=self.brackets,
+            type=self.type,
+            rung_levels=self.rung_levels,
+            rung_system_per_bracket=self.rung_system_per_bracket,
+            random_seed=self.random_seed,
+            searcher_data=self.searcher_data,
+            mode=self.mode,
+        )

@@ -1,0 +1,55 @@
+"""The kernel layer: the rung kernels behind the Hyperband policy, and which backend
+is live.
+
+May import nothing of ``scheduler`` but its own twins and the compiled
+``scheduler._rungs`` (checked by import-linter).
+
+The compiled ``scheduler._rungs`` package is the default. ``SCHEDULER_NO_EXTENSIONS=1`` selects
+the pure-Python twins in :mod:`scheduler.kernels.twins` instead (same names, signatures,
+docstrings and error texts). There is no silent fallback: if the extension is missing
+and the variable is not set, importing fails with a message that says how to fix it.
+
+``BACKEND`` is ``"cython"`` or ``"python"``.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "BACKEND",
+    "BracketSampler",
+    "PromotionRungs",
+    "StoppingRungs",
+    "rung_levels",
+]
+
+_FLAG = os.environ.get("SCHEDULER_NO_EXTENSIONS", "").strip().lower()
+NO_EXTENSIONS = _FLAG not in ("", "0", "false", "no")
+
+if NO_EXTENSIONS:
+    from scheduler.kernels.twins import (
+        BracketSampler,
+        PromotionRungs,
+        StoppingRungs,
+        rung_levels,
+    )
+
+    BACKEND = "python"
+else:
+    try:
+        # (imported as modules of the package so that import-linter, which sees only
+        # .py files, resolves them to scheduler._rungs)
+        from scheduler._rungs import brackets, levels, promotion, stopping
+    except ImportError as exc:
+        raise ImportError(
+            "the compiled rung kernels (scheduler._rungs) could not be imported: "
+            f"{exc}. Build them with `pip install -e .` (needs a C++ compiler), "
+            "or set SCHEDULER_NO_EXTENSIONS=1 to use the pure-Python twins."
+        ) from exc
+
+    BracketSampler = brackets.BracketSampler
+    rung_levels = levels.rung_levels
+    PromotionRungs = promotion.PromotionRungs
+    StoppingRungs = stopping.StoppingRungs
+    BACKEND = "cython"

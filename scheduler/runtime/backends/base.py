@@ -1,0 +1,79 @@
+"""The interface every execution backend implements, and what crosses it.
+
+A backend starts a task, carries its reports to the runtime and decisions back,
+cancels it, and tells the runtime exactly once when and how it ended. It never makes
+scheduling decisions.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["Backend", "OnEnd", "OnReport", "TaskOutcome", "TaskSpec"]
+
+# How a task ended, as seen by the backend.
+RETURNED = "returned"  # train_fn returned normally
+STOPPED = "stopped"  # train_fn let TaskStopped propagate (stop or pause decision)
+RAISED = "raised"  # train_fn raised an exception (error and traceback given)
+DIED = "died"  # the process running it exited or was killed from outside
+CANCELLED = "cancelled"  # the runtime cancelled it (timeout, shutdown)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a backend needs to run one task; picklable."""
+
+    task_id: int
+    args: object  # scheduler._decorator.Args
+    reward_attr: str
+    time_attr: str | None
+    require_time: bool
+    checkpoint_dir: str
+    gpu_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How a task ended."""
+
+    kind: str
+    error: str | None = None
+    traceback: str | None = None
+    num_reports: int = 0
+    return_value: object = field(default=None, repr=False)
+
+
+OnReport = Callable[[int, dict], str]
+OnEnd = Callable[[int, TaskOutcome], None]
+
+
+class Backend(abc.ABC):
+    """Runs tasks. ``on_report(task_id, result) -> decision`` and ``on_end(task_id,
+    outcome)`` are called from backend threads; ``on_end`` exactly once per started task.
+    """
+
+    name: str = "abstract"
+
+    def __init__(self, train_fn, on_report: OnReport, on_end: OnEnd):
+        self.train_fn = train_fn
+        self.on_report = on_report
+        self.on_end = on_end
+
+    @abc.abstractmethod
+    def prepare(self, max_concurrency: int) -> None:
+        """Warm up for up to ``max_concurrency`` concurrent tasks."""
+
+    @abc.abstractmethod
+    def start(self, spec: TaskSpec) -> None:
+        """Start a task; return at once."""
+
+    @abc.abstractmethod
+    def cancel(self, task_id: int, reason: str) -> None:
+        """End a running task as soon as possible; ``on_end`` follows with CANCELLED or
+        the outcome it reached first. Unknown or finished ids are ignored."""
+
+    @abc.abstractmethod
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel everything and release processes and threads within ``timeout``."""

@@ -1,0 +1,38 @@
+"""Runs one task's ``train_fn`` and turns whatever happens into a TaskOutcome.
+
+Shared by the thread backend and the worker processes of the process backend.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback as tb
+
+from scheduler._exceptions import TaskStopped
+from scheduler.runtime.backends.base import RAISED, RETURNED, STOPPED, TaskOutcome, TaskSpec
+from scheduler.runtime.reporter import Reporter
+
+
+def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
+    """Call ``train_fn(args, reporter)`` with a reporter whose decisions come from
+    ``send(result) -> decision``."""
+    reporter = Reporter(
+        send,
+        reward_attr=spec.reward_attr,
+        time_attr=spec.time_attr,
+        require_time=spec.require_time,
+        checkpoint_dir=spec.checkpoint_dir,
+    )
+    try:
+        os.makedirs(spec.checkpoint_dir, exist_ok=True)
+        value = train_fn(spec.args, reporter)
+    except TaskStopped:
+        return TaskOutcome(STOPPED, num_reports=reporter.num_reports)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes an outcome
+        return TaskOutcome(
+            RAISED,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=tb.format_exc(),
+            num_reports=reporter.num_reports,
+        )
+    return TaskOutcome(RETURNED, num_reports=reporter.num_reports, return_value=value)
