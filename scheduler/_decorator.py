@@ -323,7 +323,7 @@ def get_defaults(train_fn: Callable[..., Any]) -> dict[str, Any]:
 def _task_copy(value: Any) -> Any:
     try:
         return copy.deepcopy(value)
-    except Exception:  # locks, open files, ...: share the object
+    except Exception:  # noqa: BLE001 - locks, open files, ...: share the object
         return value
 
 

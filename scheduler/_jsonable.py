@@ -77,5 +77,5 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
 def safe_repr(value: Any) -> str:
     try:
         return repr(value)
-    except Exception:  # a broken __repr__ must not crash the run
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not crash the run
         return f"<unrepresentable {type(value).__name__}>"

@@ -290,10 +290,7 @@ class Real(Domain):
             self._ends = (low, high)
         self._default_given = default is not None
         if default is None:
-            if self._log:
-                middle = math.sqrt(low) * math.sqrt(high)
-            else:
-                middle = low / 2 + high / 2
+            middle = math.sqrt(low) * math.sqrt(high) if self._log else low / 2 + high / 2
             self._default = self._clip(middle)
         else:
             value = _real_number("Real", "default", default)
@@ -581,7 +578,7 @@ class Categorical(Domain):
     def _find(self, value: Any) -> int | None:
         try:
             key: str | None = canonical_key(value)
-        except Exception:  # a repr that raises: compare by identity and equality only
+        except Exception:  # noqa: BLE001 - a repr that raises: compare by identity and equality
             key = None
         if key is None:
             candidates: Any = range(len(self._data))
@@ -666,7 +663,7 @@ def _same(a: Any, b: Any) -> bool:
         return True
     try:
         return bool(type(a) is type(b) and a == b)
-    except Exception:  # e.g. numpy arrays: ambiguous truth value
+    except Exception:  # noqa: BLE001 - e.g. numpy arrays: ambiguous truth value
         return False
 
 

@@ -9,6 +9,7 @@ every entry of the rung per decision (the bracket sampler's splitmix64 oracle li
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -35,7 +36,7 @@ def brute_levels(grace_period: int, reduction_factor: int, max_t: int) -> list[i
 
 def brute_quantiles(levels: list[int], max_t: int) -> list[float]:
     """levels[j] / levels[j + 1] with levels[K] = max_t (Python true division of ints)."""
-    bounds = list(levels[1:]) + [max_t]
+    bounds = [*list(levels[1:]), max_t]
     return [lo / hi for lo, hi in zip(levels, bounds)]
 
 
@@ -137,7 +138,7 @@ class PromotionOracle:
         self.levels = list(levels)
         self.max_t = max_t
         self.mode = mode
-        self.bounds = self.levels[1:] + [max_t]
+        self.bounds = [*self.levels[1:], max_t]
         self.entries: list[list[list]] = [[] for _ in self.levels]
         self.milestones: dict[int, int] = {}
 
@@ -241,8 +242,8 @@ def interesting_times(levels: list[int], max_t: int) -> st.SearchStrategy[int]:
     marks = {0, 1, max_t - 1, max_t, max_t + 3}
     for level in levels:
         marks.update((level - 1, level, level + 1))
-    bounds = levels + [max_t]
-    for lo, hi in zip(bounds, bounds[1:]):
+    bounds = [*levels, max_t]
+    for lo, hi in itertools.pairwise(bounds):
         marks.add((lo + hi) // 2)
     return st.one_of(st.sampled_from(sorted(m for m in marks if m >= 0)), st.integers(0, max_t + 2))
 
@@ -263,7 +264,7 @@ def resolve_time(choice: str | int, milestone: int, levels: list[int], max_t: in
     """A report time relative to a config's milestone (ints are taken as they are)."""
     if isinstance(choice, int):
         return choice
-    bounds = levels + [max_t]
+    bounds = [*levels, max_t]
     later = [b for b in bounds if b > milestone]
     return {
         "below": max(milestone - 1, 0),

@@ -151,7 +151,7 @@ def _copy_checkpoint(run: Path, dest: Path) -> Path:
 
 
 def _finish(proc, what: str) -> None:
-    out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+    _out, err = proc.communicate(timeout=CHILD_TIMEOUT)
     if proc.returncode != 0:
         raise AssertionError(
             f"{what}: the child exited with {proc.returncode}\n{err.decode()[-3000:]}"

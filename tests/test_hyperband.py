@@ -119,7 +119,7 @@ def test_stopping_decisions_equal_a_replay_through_the_kernel(brackets, per_brac
             num_trials=40,
         )
     )
-    levels, sampler, systems = _fresh_systems(s)
+    _levels, sampler, systems = _fresh_systems(s)
     # brackets follow the seeded sequence, one draw per new config in config order
     by_config = {r.config_id: r.bracket for r in s.history.tasks.values()}
     assert [by_config[c] for c in sorted(by_config)] == [
@@ -157,7 +157,7 @@ def test_promotion_decisions_equal_a_replay_through_the_kernel(brackets, per_bra
             num_trials=30,
         )
     )
-    levels, sampler, systems = _fresh_systems(s)
+    _levels, sampler, systems = _fresh_systems(s)
     new_configs = 0
     for task_id in sorted(s.history.tasks):
         record = s.history.tasks[task_id]
@@ -304,7 +304,7 @@ def test_max_t_inference():
     def no_epochs(args, reporter):
         reporter(epoch=1, accuracy=args.x)
 
-    with pytest.raises(ValueError, match="max_t.*epochs.*max_t"):
+    with pytest.raises(ValueError, match=r"max_t.*epochs.*max_t"):
         _hb(no_epochs, "stopping")
     assert _hb(no_epochs, "stopping", max_t=5).max_t == 5
     assert _hb(curve_fn, "stopping").max_t == MAX_T

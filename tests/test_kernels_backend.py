@@ -45,7 +45,7 @@ def compiled(name: str):
 
 def test_backend_follows_environment():
     assert _kernels.NO_EXTENSIONS is DISABLED
-    assert _kernels.BACKEND == ("python" if DISABLED else "cython")
+    assert ("python" if DISABLED else "cython") == _kernels.BACKEND
 
 
 def test_selected_objects_come_from_the_backend():

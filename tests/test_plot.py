@@ -11,14 +11,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # never a window in tests
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
-from scheduler.results.history import History  # noqa: E402
-from scheduler.results.plot import MAX_LEGEND_CONFIGS, plot_training_curves  # noqa: E402
+from scheduler.results.history import History
+from scheduler.results.plot import MAX_LEGEND_CONFIGS, plot_training_curves
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -84,7 +84,7 @@ def test_returns_a_figure_with_one_line_per_task():
 def test_a_config_reads_as_one_connected_curve():
     fig = plot_training_curves(mixed_history())
     lines = task_lines(fig)
-    x0, y0 = lines["task-0"].get_data()
+    _x0, y0 = lines["task-0"].get_data()
     x1, y1 = lines["task-1"].get_data()
     x2, y2 = lines["task-2"].get_data()
     # each promoted task's line starts where the config's previous task ended
@@ -106,7 +106,7 @@ def test_replay_rows_are_dashed_and_faint():
     assert replay.get_alpha() < 1
     assert replay.get_linestyle()[0][1] is not None  # dashed, not solid
     # replay rows are not on the task's own line
-    assert list(task_lines(fig)["task-2"].get_xdata())[0] == 3
+    assert next(iter(task_lines(fig)["task-2"].get_xdata())) == 3
 
 
 def test_end_markers_per_status():

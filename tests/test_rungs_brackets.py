@@ -40,7 +40,7 @@ class SplitMix64:
 def probabilities(levels, max_t, brackets) -> list[float]:
     """w_s = L / ((L - s) * r_s), normalised with a plain sequential sum."""
     big_l = len(levels) + 1
-    rs = list(levels) + [max_t]
+    rs = [*list(levels), max_t]
     weights = [big_l / ((big_l - s) * rs[s]) for s in range(min(brackets, big_l))]
     total = 0.0
     for w in weights:
@@ -180,7 +180,7 @@ def test_probabilities_formula(kernels, levels, max_t, brackets):
     assert type(probs) is list and all(type(p) is float for p in probs)
     assert probs == probabilities(levels, max_t, brackets)  # same float operations
     # and independently, with exact fractions: p_s proportional to L / ((L - s) r_s)
-    rs = list(levels) + [max_t]
+    rs = [*list(levels), max_t]
     exact = [Fraction(big_l, (big_l - s) * rs[s]) for s in range(sampler.num_brackets)]
     total = sum(exact)
     for p, e in zip(probs, exact):

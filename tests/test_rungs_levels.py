@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from _oracles import INT64_MAX, brute_levels, brute_quantiles, fixture_ok
@@ -232,7 +234,7 @@ def test_levels_match_integer_loop(kernels, args):
     assert levels == brute_levels(g, eta, max_t)
     assert quantiles == brute_quantiles(levels, max_t)
     assert levels[0] == g
-    assert all(a < b for a, b in zip(levels, levels[1:]))
+    assert all(a < b for a, b in itertools.pairwise(levels))
     assert all(level < max_t for level in levels)
     assert levels[-1] * eta >= max_t
     assert all(0.0 < q < 1.0 for q in quantiles)
@@ -249,7 +251,7 @@ def test_explicit_levels_property(kernels, raw, extra, with_trailing):
     max_t = given_levels[-1] + extra + 1
     levels = list(given_levels)
     if with_trailing:
-        given_levels = given_levels + [max_t]
+        given_levels = [*given_levels, max_t]
     got_levels, got_quantiles = kernels.rung_levels(None, None, max_t, rung_levels=given_levels)
     assert got_levels == levels
     assert got_quantiles == brute_quantiles(levels, max_t)

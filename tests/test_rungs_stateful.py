@@ -53,8 +53,8 @@ if _kernels.NO_EXTENSIONS:
         allow_module_level=True,
     )
 
-from scheduler._rungs.promotion import PromotionRungs  # noqa: E402
-from scheduler._rungs.stopping import StoppingRungs  # noqa: E402
+from scheduler._rungs.promotion import PromotionRungs
+from scheduler._rungs.stopping import StoppingRungs
 
 # up to MAX_EXAMPLES * STEP_COUNT steps per machine; the tests assert at least MIN_STEPS
 MAX_EXAMPLES = 100

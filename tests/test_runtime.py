@@ -6,6 +6,7 @@ its resources back, and let ``run()``/``join_jobs()`` return.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import re
@@ -117,10 +118,8 @@ def nan_fn(args, reporter):
 def swallow_fn(args, reporter):
     # TaskStopped is a BaseException: `except Exception` must not catch it.
     for e in range(1000):
-        try:
+        with contextlib.suppress(Exception):
             reporter(epoch=e + 1, accuracy=0.1)
-        except Exception:  # noqa: BLE001
-            pass
         time.sleep(0.01)
 
 

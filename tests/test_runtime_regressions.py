@@ -149,7 +149,7 @@ def test_a_worker_that_fails_to_start_takes_no_siblings_with_it(monkeypatch):
 
     monkeypatch.setattr(process_backend.ProcessBackend, "_launch_worker", launch)
     backend = process_backend.ProcessBackend(quick_fn, lambda *a: "continue", lambda *a: None)
-    with pytest.raises(RuntimeError, match="failed to start .*exited with code 5"):
+    with pytest.raises(RuntimeError, match=r"failed to start .*exited with code 5"):
         backend.prepare(3)
     assert len(launched) == 3
     assert all(popen.poll() is not None for popen, _ in launched)  # all reaped, none left

@@ -118,7 +118,7 @@ def test_seed_example_runs_as_a_script(name, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     best = [line for line in done.stdout.splitlines() if line.startswith("BEST")]
     assert best, done.stdout[-2000:]
-    _, reward, n = best[0].split()
+    _, reward, _n = best[0].split()
     assert 0.0 < float(reward) <= 1.0
     assert "lr: " in done.stdout  # train_fn's prints reach the user
 

@@ -31,6 +31,7 @@ error naming the file and line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -319,10 +320,8 @@ class Journal:
             self._written = seq
             for first, file in _segments(self.path):
                 if first <= seq:
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         os.unlink(file)
-                    except FileNotFoundError:
-                        pass
 
     def close(self) -> None:
         with self._io_lock:

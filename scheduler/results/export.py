@@ -22,6 +22,7 @@ The writer does no locking: the runtime calls it under its own lock.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -196,12 +197,12 @@ class ResultsWriter:
                 # back to the csv (one truncate), the runtime writes the rest again.
                 _truncate_after_lines(self.jsonl_path, csv_rows)
                 self.rows_written = csv_rows
-        self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")
+        self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115 - kept open
         if resume and self._header:
-            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
+            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
         else:
             # No usable header: start the csv afresh (its first row writes the header).
-            self._csv = open(self.csv_path, "w", newline="", encoding="utf-8")
+            self._csv = open(self.csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
         self._csv_writer = csv.writer(self._csv, lineterminator="\n")
 
     @property
@@ -275,17 +276,15 @@ class ResultsWriter:
             os.chmod(tmp, os.stat(self.csv_path).st_mode & 0o777)
             os.replace(tmp, self.csv_path)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
             # Keep appending to the old file: its header still matches what it holds.
-            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
+            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
             self._csv_writer = csv.writer(self._csv, lineterminator="\n")
             raise
         _fsync_dir(self.output_dir)
         self._set_header(header)
-        self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
+        self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
         self._csv_writer = csv.writer(self._csv, lineterminator="\n")
 
     def close(self) -> None:

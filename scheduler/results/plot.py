@@ -26,6 +26,7 @@ it with ``matplotlib.pyplot.close(fig)`` when done.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -415,10 +416,8 @@ def _save(fig: Figure, filename: str | os.PathLike) -> None:
         _copy_mode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -428,7 +427,5 @@ def _copy_mode(target: Path, tmp: str) -> None:
         mode = target.stat().st_mode & 0o777
     except OSError:
         mode = 0o644
-    try:
+    with contextlib.suppress(OSError):
         os.chmod(tmp, mode)
-    except OSError:  # pragma: no cover
-        pass

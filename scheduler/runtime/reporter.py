@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from scheduler._exceptions import TaskStopped
 
-__all__ = ["CONTINUE", "COMPLETE", "PAUSE", "STOP", "Reporter", "validate_result"]
+__all__ = ["COMPLETE", "CONTINUE", "PAUSE", "STOP", "Reporter", "validate_result"]
 
 CONTINUE = "continue"
 STOP = "stop"

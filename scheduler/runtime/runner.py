@@ -404,9 +404,7 @@ class Runner:
             return False
         if self.num_trials is not None and self.num_configs_started >= self.num_trials:
             return False
-        if self.time_out is not None and now - self._start >= self.time_out:
-            return False
-        return True
+        return not (self.time_out is not None and now - self._start >= self.time_out)
 
     def _launches_stopped(self, now: float) -> bool:
         """No task at all is started any more: shutdown, time_out, max_reward. (After
@@ -548,21 +546,21 @@ class Runner:
             task.last_result = result
             if t is not None:
                 task.last_time = t
-            if forced is None:
-                if (
-                    decision == Decision.CONTINUE
-                    and self.stop_jobs_after_time_out
-                    and self.time_out is not None
-                    and time.monotonic() - self._start >= self.time_out
-                ):
-                    decision = Decision.STOP
-                    task.reason = f"time_out={self.time_out}s reached"
-            if self.max_reward is not None and (
-                reward >= self.max_reward if self.mode == "max" else reward <= self.max_reward
+            if forced is None and (
+                decision == Decision.CONTINUE
+                and self.stop_jobs_after_time_out
+                and self.time_out is not None
+                and time.monotonic() - self._start >= self.time_out
             ):
-                if not self._max_reward_reached:
-                    self._max_reward_reached = True
-                    self._cond.notify_all()
+                decision = Decision.STOP
+                task.reason = f"time_out={self.time_out}s reached"
+            if (
+                self.max_reward is not None
+                and (reward >= self.max_reward if self.mode == "max" else reward <= self.max_reward)
+                and not self._max_reward_reached
+            ):
+                self._max_reward_reached = True
+                self._cond.notify_all()
         if forced is not None:
             if Decision(forced) == Decision.STOP and decision != Decision.STOP:
                 task.reason = task.reason or f"time_out={self.time_out}s reached"
@@ -712,5 +710,5 @@ class Runner:
         self._last_callback = now
         try:
             self.callback(self.history.training_history, self._start_wall)
-        except Exception:  # noqa: BLE001 - a user callback never ends the experiment
+        except Exception:
             log.exception("training_history_callback raised; the run goes on")

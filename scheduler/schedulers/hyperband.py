@@ -14,7 +14,7 @@ from __future__ import annotations
 from scheduler import kernels as _kernels
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 
-__all__ = ["HyperbandPolicy", "RUNG_SYSTEMS", "SEARCHER_DATA"]
+__all__ = ["RUNG_SYSTEMS", "SEARCHER_DATA", "HyperbandPolicy"]
 
 #: rung system registry, picked by ``type``
 RUNG_SYSTEMS = {"stopping": "StoppingRungs", "promotion": "PromotionRungs"}

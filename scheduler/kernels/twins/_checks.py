@@ -7,6 +7,7 @@ of these helpers are in ``scheduler/_rungs/levels.pyx``, and of the per-class on
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import operator
@@ -35,7 +36,7 @@ def _check_levels(levels, max_t=None) -> list[int]:
     ):
         raise ValueError(f"levels must be a non-empty list of integers >= 1, got {levels!r}")
     checked = [int(level) for level in levels]
-    if any(low >= high for low, high in zip(checked, checked[1:])):
+    if any(low >= high for low, high in itertools.pairwise(checked)):
         raise ValueError(f"levels must be strictly increasing, got {levels!r}")
     if max_t is not None and any(level >= max_t for level in checked):
         raise ValueError(f"levels must all be < max_t (= {max_t}), got {levels!r}")

@@ -25,7 +25,7 @@ def _splitmix64(state: int) -> tuple[int, int]:
 def _bracket_probabilities(levels: list[int], max_t: int, num_brackets: int) -> list[float]:
     """p_s proportional to L / ((L - s) * r_s), with plain sequential float sums."""
     num_levels = len(levels) + 1
-    starts = levels + [max_t]
+    starts = [*levels, max_t]
     weights = [num_levels / ((num_levels - s) * starts[s]) for s in range(num_brackets)]
     total = 0.0
     for weight in weights:

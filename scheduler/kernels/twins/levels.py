@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 
 from scheduler.kernels.twins._checks import (
     _check_max_t,
@@ -71,7 +72,7 @@ def rung_levels(grace_period, reduction_factor, max_t, rung_levels=None):
                 f"rung_levels must be a list or tuple of integers >= 1, got {rung_levels!r}"
             )
         levels = [int(level) for level in rung_levels]
-        if any(low >= high for low, high in zip(levels, levels[1:])):
+        if any(low >= high for low, high in itertools.pairwise(levels)):
             raise ValueError(f"rung_levels must be strictly increasing, got {rung_levels!r}")
         if levels and levels[len(levels) - 1] == max_t:
             levels.pop()
@@ -84,7 +85,7 @@ def rung_levels(grace_period, reduction_factor, max_t, rung_levels=None):
                 f"rung_levels must be < max_t (= {max_t}) apart from a trailing max_t, "
                 f"got {rung_levels!r}"
             )
-    next_levels = levels[1:] + [max_t]
+    next_levels = [*levels[1:], max_t]
     quantiles = [level / next_level for level, next_level in zip(levels, next_levels)]
     return levels, quantiles
 

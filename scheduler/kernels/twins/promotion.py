@@ -70,7 +70,7 @@ class PromotionRungs:
         _check_levels(levels, self._max_t)
         self._quantiles = _check_promotion_quantiles(quantiles, self._levels, self._max_t)
         self._mode = _check_mode(mode)
-        next_levels = self._levels[1:] + [self._max_t]
+        next_levels = [*self._levels[1:], self._max_t]
         self._next_levels = next_levels
         self._min_entries = [
             round(Fraction(next_level, level))
@@ -398,7 +398,7 @@ def _promotion_records(state: dict, levels: list[int], max_t: int):
         milestones["config_ids"], kind, "milestones['config_ids']", _INT64_MIN, _INT64_MAX
     )
     _state_unique(config_ids, kind, "milestones['config_ids']")
-    all_levels = levels + [max_t]
+    all_levels = [*levels, max_t]
     milestone_levels = _state_list(
         milestones["levels"], kind, "milestones['levels']", len(config_ids)
     )

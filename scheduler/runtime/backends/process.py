@@ -13,6 +13,7 @@ functions from ``__main__`` and closures work.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -53,7 +54,7 @@ def describe_exit(returncode: int | None) -> str:
 
 
 class _Worker:
-    __slots__ = ("popen", "conn", "gpu_ids", "task_id", "fn_keys", "cancel_reason")
+    __slots__ = ("cancel_reason", "conn", "fn_keys", "gpu_ids", "popen", "task_id")
 
     def __init__(self, popen, conn, gpu_ids):
         self.popen = popen
@@ -71,10 +72,8 @@ class _Worker:
         except (ProcessLookupError, PermissionError):
             pass
         except OSError:
-            try:
+            with contextlib.suppress(OSError):
                 self.popen.kill()
-            except OSError:
-                pass
 
 
 class ProcessBackend(Backend):
@@ -177,10 +176,8 @@ class ProcessBackend(Backend):
         return worker if worker is not None else self._spawn(1, gpu_ids)[0]
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     # -- Backend interface -------------------------------------------------------
     def start(self, spec: TaskSpec) -> None:
@@ -199,10 +196,8 @@ class ProcessBackend(Backend):
         worker.cancel_reason = None
         with self._lock:
             self._busy[spec.task_id] = worker
-        try:
+        with contextlib.suppress(OSError):  # a dead worker: the I/O thread sees its end
             worker.conn.send_bytes(data)
-        except OSError:
-            pass  # the worker is dead: the I/O thread sees its connection end
         worker.fn_keys.add(self._fn_key)
         self._wake()
 
@@ -223,10 +218,8 @@ class ProcessBackend(Backend):
             worker.cancel_reason = "scheduler shut down"
             worker.kill()
         for worker in idle:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send_bytes(pickle.dumps(("exit",)))
-            except OSError:
-                pass
         self._wake()
         self._io.join(timeout)
         for worker in idle + busy:
@@ -277,7 +270,7 @@ class ProcessBackend(Backend):
         if kind == "report":
             try:
                 decision = self.on_report(task_id, message[2])
-            except Exception:  # noqa: BLE001 - the I/O thread must survive anything
+            except Exception:
                 log.exception("handling a report of task %s failed; stopping the task", task_id)
                 decision = "stop"
             try:
@@ -296,7 +289,7 @@ class ProcessBackend(Backend):
                 worker.conn.close()
             try:
                 self.on_end(task_id, message[2])
-            except Exception:  # noqa: BLE001 - the I/O thread must survive anything
+            except Exception:
                 log.exception("recording the end of task %s failed", task_id)
 
     def _bury(self, worker: _Worker) -> None:

@@ -366,7 +366,7 @@ class RLController:
         w_t = p["lstm_w"].T
         dzs: list[np.ndarray] = [np.empty(0)] * len(self.sizes)
         for k in reversed(range(len(self.sizes))):
-            xh, i, f, g, o, c_prev, tc, h, pi, log_pi, ent = steps[k]
+            _xh, i, f, g, o, c_prev, tc, h, pi, log_pi, ent = steps[k]
             # d logp[a] / d logits = onehot(a) - pi; d H / d logits = -pi (log pi + H).
             dlogits = -pi * coef_logp[:, None]
             dlogits[rows, actions[:, k]] += coef_logp
