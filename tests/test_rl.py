@@ -238,7 +238,7 @@ def test_empty_space():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"hidden_size": 0}, "hidden_size must be >= 1, got 0"),
+        ({"hidden_size": 0}, "hidden_size must be a positive integer, got 0"),
         ({"num_bins": 1}, "num_bins must be >= 2, got 1"),
         ({"lr": 0.0}, "lr must be a number > 0, got 0.0"),
         ({"ema_baseline_decay": 1.0}, r"ema_baseline_decay must be within \[0, 1\), got 1.0"),

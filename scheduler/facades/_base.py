@@ -15,6 +15,7 @@ import tempfile
 import warnings
 
 from scheduler._decorator import get_space, make_task_args
+from scheduler._validation import positive_int, positive_number
 from scheduler.durability.journal import Journal, JournalError, atomic_write_text, recover
 from scheduler.results.export import ResultsWriter, results_table
 from scheduler.results.history import History
@@ -26,22 +27,6 @@ from scheduler.searchers import BaseSearcher, searcher_factory
 __all__ = ["BaseScheduler"]
 
 STATE_VERSION = 1
-
-
-def _positive_int(name, value, *, allow_none=True):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_number(name, value, *, allow_none=True):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 class BaseScheduler:
@@ -106,8 +91,8 @@ class BaseScheduler:
             raise ValueError(f"time_attr must be a non-empty string or None, got {time_attr!r}")
         self.reward_attr = reward_attr
         self.time_attr = time_attr
-        self.num_trials = _positive_int("num_trials", num_trials)
-        self.time_out = _positive_number("time_out", time_out)
+        self.num_trials = positive_int("num_trials", num_trials, allow_none=True)
+        self.time_out = positive_number("time_out", time_out, allow_none=True)
         if self.num_trials is None and self.time_out is None:
             raise ValueError("one of num_trials, time_out must be given, got neither")
         if max_reward is not None and (
@@ -117,7 +102,7 @@ class BaseScheduler:
         ):
             raise ValueError(f"max_reward must be a number (not NaN), got {max_reward!r}")
         self.max_reward = max_reward
-        self.max_task_time = _positive_number("max_task_time", max_task_time)
+        self.max_task_time = positive_number("max_task_time", max_task_time, allow_none=True)
         if backend not in ("thread", "process"):
             raise ValueError(f"backend must be 'thread' or 'process', got {backend!r}")
         self.backend = backend
@@ -126,8 +111,10 @@ class BaseScheduler:
                 f"training_history_callback must be callable, got {training_history_callback!r}"
             )
         self.training_history_callback = training_history_callback
-        self.training_history_callback_delta_secs = _positive_number(
-            "training_history_callback_delta_secs", training_history_callback_delta_secs
+        self.training_history_callback_delta_secs = positive_number(
+            "training_history_callback_delta_secs",
+            training_history_callback_delta_secs,
+            allow_none=True,
         )
         # get_config is always called when a worker is free (AutoGluon's True), the
         # better choice for adaptive searchers; False is accepted for compatibility.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 
+from scheduler._validation import integer, real
 from scheduler.facades._base import BaseScheduler
 from scheduler.schedulers.base import Policy
 from scheduler.schedulers.rl import RLPolicy
@@ -13,23 +13,6 @@ from scheduler.searchers.base import DEFAULT_RANDOM_SEED
 from scheduler.searchers.rl.controller import RLController
 
 __all__ = ["RLScheduler"]
-
-
-def _number(name, value, rule, ok):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not ok(float(value))
-    ):
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
-    return float(value)
-
-
-def _integer(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class RLScheduler(BaseScheduler):
@@ -100,24 +83,22 @@ class RLScheduler(BaseScheduler):
         controller_resource=None,
         **kwargs,
     ):
-        self.controller_lr = _number(
-            "controller_lr", controller_lr, "a number > 0", lambda x: x > 0
-        )
-        self.ema_baseline_decay = _number(
+        self.controller_lr = real("controller_lr", controller_lr, "a number > 0", lambda x: x > 0)
+        self.ema_baseline_decay = real(
             "ema_baseline_decay", ema_baseline_decay, "a number within [0, 1)", lambda x: 0 <= x < 1
         )
-        self.controller_batch_size = _integer("controller_batch_size", controller_batch_size, 1)
+        self.controller_batch_size = integer("controller_batch_size", controller_batch_size, 1)
         if not isinstance(sync, bool):
             raise ValueError(f"sync must be a bool, got {sync!r}")
         self.sync = sync
-        self.entropy_weight = _number(
+        self.entropy_weight = real(
             "entropy_weight", entropy_weight, "a number >= 0", lambda x: x >= 0
         )
-        self.controller_hidden_size = _integer("controller_hidden_size", controller_hidden_size, 1)
-        self.num_bins = _integer("num_bins", num_bins, 2)
+        self.controller_hidden_size = integer("controller_hidden_size", controller_hidden_size, 1)
+        self.num_bins = integer("num_bins", num_bins, 2)
         if random_seed is None:
             random_seed = DEFAULT_RANDOM_SEED
-        self.random_seed = _integer("random_seed", random_seed, 0)
+        self.random_seed = integer("random_seed", random_seed, 0)
         if controller_resource is not None and (
             isinstance(controller_resource, bool)
             or not isinstance(controller_resource, (dict, numbers.Integral))

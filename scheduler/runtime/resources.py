@@ -8,11 +8,12 @@ construction, never a hang.
 
 from __future__ import annotations
 
-import numbers
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+
+from scheduler._validation import integer
 
 __all__ = ["Allocation", "ResourceManager", "detect_total_resources", "parse_resource"]
 
@@ -53,12 +54,6 @@ def detect_total_resources() -> dict:
     return {"num_cpus": _detect_cpus(), "num_gpus": len(_detect_gpus())}
 
 
-def _count(name: str, value, *, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def parse_resource(resource, *, name: str = "resource") -> dict:
     """Validate a ``{'num_cpus': c, 'num_gpus': g}`` dict; missing keys mean 1 CPU, 0 GPUs."""
     if resource is None:
@@ -73,8 +68,8 @@ def parse_resource(resource, *, name: str = "resource") -> dict:
             f"{name} has unknown keys {sorted(unknown)}; allowed: 'num_cpus', 'num_gpus'"
         )
     return {
-        "num_cpus": _count(f"{name}['num_cpus']", resource.get("num_cpus", 1), minimum=0),
-        "num_gpus": _count(f"{name}['num_gpus']", resource.get("num_gpus", 0), minimum=0),
+        "num_cpus": integer(f"{name}['num_cpus']", resource.get("num_cpus", 1), 0),
+        "num_gpus": integer(f"{name}['num_gpus']", resource.get("num_gpus", 0), 0),
     }
 
 

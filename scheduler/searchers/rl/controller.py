@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from scheduler._validation import positive_int, real
 from scheduler.searchers.base import DEFAULT_RANDOM_SEED
 from scheduler.space import Categorical, SearchSpace
 
@@ -95,25 +96,6 @@ def _decode_array(data: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
             f"cannot load controller state: {what} must be a float64 array of shape "
             f"{shape}, got {exc}"
         ) from None
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value: Any, rule: str, ok) -> float:
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not ok(float(value))
-    ):
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
-    return float(value)
 
 
 class RLController:
@@ -175,15 +157,15 @@ class RLController:
             self.space = SearchSpace(space)
         else:
             raise ValueError(f"space must be a SearchSpace or a dict of domains, got {space!r}")
-        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
-        self.num_bins = _check_positive_int("num_bins", num_bins)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_bins = positive_int("num_bins", num_bins)
         if self.num_bins < 2:
             raise ValueError(f"num_bins must be >= 2, got {num_bins!r}")
-        self.lr = _check_real("lr", lr, "a number > 0", lambda x: x > 0)
-        self.ema_baseline_decay = _check_real(
+        self.lr = real("lr", lr, "a number > 0", lambda x: x > 0)
+        self.ema_baseline_decay = real(
             "ema_baseline_decay", ema_baseline_decay, "within [0, 1)", lambda x: 0 <= x < 1
         )
-        self.entropy_weight = _check_real(
+        self.entropy_weight = real(
             "entropy_weight", entropy_weight, "a number >= 0", lambda x: x >= 0
         )
         if (
@@ -193,7 +175,7 @@ class RLController:
         ):
             raise ValueError(f"betas must be two numbers within [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = _check_real("eps", eps, "a number > 0", lambda x: x > 0)
+        self.eps = real("eps", eps, "a number > 0", lambda x: x > 0)
         seed = DEFAULT_RANDOM_SEED if random_seed is None else random_seed
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"random_seed must be an integer >= 0 or None, got {random_seed!r}")
