@@ -32,6 +32,9 @@ class TaskSpec:
     require_time: bool
     checkpoint_dir: str
     gpu_ids: tuple[int, ...] = ()
+    #: this task's own folder for logs (``stdout.log``, ``stderr.log``); created by a
+    #: backend that writes there, removed with the run's temporary folder
+    log_dir: str | None = None
 
 
 @dataclass(frozen=True)
