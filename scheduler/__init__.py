@@ -11,7 +11,13 @@ compiled ``scheduler._rungs``) or ``"python"`` (the twins, with ``SCHEDULER_NO_E
 
 from scheduler import searchers, space
 from scheduler._decorator import Args, args
-from scheduler._exceptions import TaskStopped
+from scheduler._exceptions import (
+    CheckpointError,
+    CheckpointInUseError,
+    JournalError,
+    TaskStopped,
+    TrialsFailedError,
+)
 from scheduler.durability.persist import load, save
 from scheduler.facades import FIFOScheduler, HyperbandScheduler, RLScheduler
 
@@ -20,10 +26,14 @@ __version__ = "0.1.0"
 __all__ = [
     "KERNEL_BACKEND",
     "Args",
+    "CheckpointError",
+    "CheckpointInUseError",
     "FIFOScheduler",
     "HyperbandScheduler",
+    "JournalError",
     "RLScheduler",
     "TaskStopped",
+    "TrialsFailedError",
     "args",
     "load",
     "save",

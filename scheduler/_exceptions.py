@@ -1,8 +1,14 @@
-"""Exceptions users see."""
+"""Exceptions users see (all exported by :mod:`scheduler`)."""
 
 from __future__ import annotations
 
-__all__ = ["TaskStopped"]
+__all__ = [
+    "CheckpointError",
+    "CheckpointInUseError",
+    "JournalError",
+    "TaskStopped",
+    "TrialsFailedError",
+]
 
 
 class TaskStopped(BaseException):
@@ -23,3 +29,31 @@ class TaskStopped(BaseException):
     def __init__(self, decision: str = "stop", message: str | None = None):
         self.decision = decision
         super().__init__(message or f"task ended by the scheduler (decision: {decision})")
+
+
+class CheckpointError(OSError):
+    """A run's own files could not be written (journal, snapshot, results files, a
+    checkpoint or log folder): the run was ended cleanly at that point. The message
+    names the operation and the path; what was acknowledged before is on disk, and a
+    checkpointed run can be resumed once the cause is fixed."""
+
+
+class CheckpointInUseError(CheckpointError):
+    """Another live driver holds the checkpoint's lock (one driver per checkpoint)."""
+
+
+class JournalError(ValueError):
+    """A checkpoint that cannot be resumed from: damaged (a gap, a cut, a checksum
+    mismatch, undecodable bytes, a field of the wrong type) or written by a different
+    setup. The message names the file, the line and the field."""
+
+
+class TrialsFailedError(RuntimeError):
+    """The run was stopped early because its first trials all failed the same way
+    (``fail_fast``). ``reason`` is the shared failure reason, ``traceback`` the first
+    failed trial's traceback (or None)."""
+
+    def __init__(self, message: str, reason: str, traceback: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.traceback = traceback

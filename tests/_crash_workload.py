@@ -206,9 +206,8 @@ def _install_hooks(snapshot_every: int) -> None:
     def append_hooked(self, event):
         if _hit("append"):
             record = {"seq": self.seq + 1, "t": round(self.elapsed(), 6), **event}
-            line = json.dumps(record, separators=(",", ":"), allow_nan=True)
-            self._file.write(line[: len(line) // 2])
-            self._file.flush()
+            line = _journal.encode_line(record)
+            os.write(self._fd, line[: len(line) // 2])
             _die()
         return append(self, event)
 
@@ -240,10 +239,10 @@ def _install_hooks(snapshot_every: int) -> None:
 
     finish = _journal.Journal.finish_snapshot
 
-    def finish_hooked(self, pending):
+    def finish_hooked(self, pending, searcher_state=None):
         if _kill_at[0] == "final" and _FINISHING:
             _die()
-        finish(self, pending)
+        finish(self, pending, searcher_state)
 
     _journal.Journal.finish_snapshot = finish_hooked
 

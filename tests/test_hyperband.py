@@ -54,6 +54,8 @@ def checkpoint_fn(args, reporter):
 
 def _hb(train_fn, type, *, workers=1, backend="thread", **kw):
     kw.setdefault("num_trials", 30)
+    # these tests fail trials on purpose: fail_fast has tests of its own
+    kw.setdefault("fail_fast", False)
     return sch.HyperbandScheduler(
         train_fn,
         type=type,
@@ -204,7 +206,7 @@ def test_promotion_resumes_from_checkpoint_dir_with_resume_from(tmp_path):
         assert rows[0]["epoch"] == record.resume_from + 1
         assert rows[0]["start"] == record.resume_from
         assert not any(row["replay"] for row in rows)
-    assert sorted(os.listdir(tmp_path / "checkpoints")) == sorted(
+    assert sorted(os.listdir(os.path.join(s.run_dir, "checkpoints"))) == sorted(
         f"config_{c}" for c in {r.config_id for r in s.history.tasks.values()}
     )
 
@@ -283,7 +285,7 @@ def test_missing_time_attr_fails_the_task():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(type="median"), "type must be 'stopping' or 'promotion', got 'median'"),
+        (dict(type="median"), "type must be one of ['promotion', 'stopping'], got 'median'"),
         (dict(reduction_factor=1), "reduction_factor must be an integer >= 2, got 1"),
         (dict(grace_period=0), "grace_period"),
         (dict(max_t=1), "max_t must be an integer >= 2, got 1"),

@@ -92,52 +92,43 @@ def test_new_key_widens_the_header_and_keeps_every_row(tmp_path):
     assert len(read_jsonl(tmp_path / "results.jsonl")) == 4
 
 
-def test_resume_appends_without_a_second_header(tmp_path):
+def test_resume_rewrites_both_files_to_the_given_rows(tmp_path):
+    first = [(make_row(0, 1, 0.5), {"lr": 0.1}), (make_row(0, 2, 0.6), {"lr": 0.1})]
     with ResultsWriter(tmp_path) as writer:
-        writer.write(make_row(0, 1, 0.5), {"lr": 0.1})
-        writer.write(make_row(0, 2, 0.6), {"lr": 0.1})
-    with ResultsWriter(tmp_path, resume=True) as writer:
+        for row, config in first:
+            writer.write(row, config)
+        writer.write(make_row(0, 3, 0.65), {"lr": 0.1})  # past the journal: dropped
+    with open(tmp_path / "results.csv", "a") as f:
+        f.write("4,0.7,0.1")  # a crash mid-row
+    with ResultsWriter(tmp_path, records=first) as writer:
         assert writer.rows_written == 2
         assert writer.header[0] == "epoch"
         writer.write(make_row(1, 1, 0.7), {"lr": 0.2})
         writer.write(make_row(1, 2, 0.8, bracket=1), {"lr": 0.2})  # widen after resume
     rows = read_csv(tmp_path / "results.csv")
-    assert rows[0].count("epoch") == 1
     assert sum(r[0] == "epoch" for r in rows) == 1
     assert [r[1] for r in rows[1:]] == ["0.5", "0.6", "0.7", "0.8"]
     assert rows[0][-1] == "bracket" and rows[-1][-1] == "1"
     assert [r["acc"] for r in read_jsonl(tmp_path / "results.jsonl")] == [0.5, 0.6, 0.7, 0.8]
-    # without resume the files start afresh
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temp left
+    # without records the files start afresh
     with ResultsWriter(tmp_path) as writer:
         writer.write(make_row(2, 1, 0.9), {})
     assert len(read_csv(tmp_path / "results.csv")) == 2
     assert len(read_jsonl(tmp_path / "results.jsonl")) == 1
 
 
-def test_resume_drops_a_torn_last_line(tmp_path):
-    with ResultsWriter(tmp_path) as writer:
-        writer.write(make_row(0, 1, 0.5), {})
-    with open(tmp_path / "results.csv", "a") as f:
-        f.write("2,0.6,0.5")  # a crash mid-row
-    with open(tmp_path / "results.jsonl", "a") as f:
-        f.write('{"epoch": 2, "ac')
-    with ResultsWriter(tmp_path, resume=True) as writer:
+def test_resume_writes_missing_rows_and_handles_no_files(tmp_path):
+    rows = [(make_row(0, e, 0.1 * e), {"lr": 0.1}) for e in (1, 2, 3)]
+    with ResultsWriter(tmp_path / "new", records=rows[:1]) as writer:  # no files yet
         assert writer.rows_written == 1
-        writer.write(make_row(0, 2, 0.6), {})
-    rows = read_csv(tmp_path / "results.csv")
-    assert [r[:2] for r in rows[1:]] == [["1", "0.5"], ["2", "0.6"]]
-    assert [r["epoch"] for r in read_jsonl(tmp_path / "results.jsonl")] == [1, 2]
-
-
-def test_resume_with_missing_or_empty_files(tmp_path):
-    (tmp_path / "results.csv").write_text("")
-    with ResultsWriter(tmp_path, resume=True) as writer:
-        assert writer.rows_written == 0
+    with ResultsWriter(tmp_path / "new", records=rows) as writer:  # two rows missed
+        assert writer.rows_written == 3
+    assert [r["epoch"] for r in read_jsonl(tmp_path / "new" / "results.jsonl")] == [1, 2, 3]
+    assert len(read_csv(tmp_path / "new" / "results.csv")) == 4
+    with ResultsWriter(tmp_path / "empty", records=[]) as writer:
         writer.write(make_row(0, 1, 0.5), {})
-    assert read_csv(tmp_path / "results.csv")[0][0] == "epoch"
-    with ResultsWriter(tmp_path / "new", resume=True) as writer:
-        writer.write(make_row(0, 1, 0.5), {})
-    assert len(read_csv(tmp_path / "new" / "results.csv")) == 2
+    assert read_csv(tmp_path / "empty" / "results.csv")[0][0] == "epoch"
 
 
 class Opaque:
@@ -189,19 +180,17 @@ def test_numpy_and_odd_values_never_crash(tmp_path):
     assert json.loads(got["config.choice"]) == ["x", 1]
 
 
-def test_os_errors_warn_and_the_run_goes_on(tmp_path, monkeypatch):
+def test_os_errors_propagate_naming_nothing_silently(tmp_path, monkeypatch):
     writer = ResultsWriter(tmp_path)
 
     def full_disk(record):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(writer, "_write_jsonl", full_disk)
-    with pytest.warns(RuntimeWarning, match="No space left"):
+    with pytest.raises(OSError, match="No space left"):
         writer.write(make_row(0, 1, 0.5), {})
-    monkeypatch.undo()
-    writer.write(make_row(0, 2, 0.6), {})
+    assert "results" in writer.describe() and str(tmp_path) in writer.describe()
     writer.close()
-    assert [r["epoch"] for r in read_jsonl(tmp_path / "results.jsonl")] == [2]
 
 
 def test_history_rows_through_the_writer(tmp_path):

@@ -21,7 +21,7 @@ import pytest
 import scheduler as sch
 from scheduler import space
 from scheduler.facades.rl import RLScheduler
-from scheduler.schedulers.base import Decision, Suggestion
+from scheduler.schedulers.base import Decision, Suggestion, drive_suggest, flush_feedback
 from scheduler.schedulers.rl import RLPolicy
 from scheduler.searchers.rl.controller import RLController
 
@@ -52,6 +52,36 @@ def toy_objective(config, rng):
     r += 0.5 - 0.15 * abs(config["layers"] - 3)
     r -= 0.15 * (math.log10(config["lr"]) + 2) ** 2
     return r + 0.05 * rng.normal()
+
+
+def _Driven(*args, **kwargs):
+    """An RLPolicy driven the way the runtime drives it: configs drawn from its
+    controller, and the learning steps it queues delivered at once."""
+    return _DrivenPolicy(RLPolicy(*args, **kwargs))
+
+
+class _DrivenPolicy:
+    def __init__(self, policy):
+        self.policy = policy
+
+    def __getattr__(self, name):
+        return getattr(self.policy, name)
+
+    def suggest(self, allow_new):
+        return drive_suggest(self.policy, allow_new)
+
+    def on_task_start(self, task_id, suggestion):
+        self.policy.on_task_start(task_id, suggestion)
+        flush_feedback(self.policy)
+
+    def on_report(self, task_id, result):
+        decision = self.policy.on_report(task_id, result)
+        flush_feedback(self.policy)
+        return decision
+
+    def on_task_end(self, task_id, status, last_result):
+        self.policy.on_task_end(task_id, status, last_result)
+        flush_feedback(self.policy)
 
 
 def drive(policy, objective, num_trials, *, seed=0, fail=lambda config_id: False):
@@ -259,7 +289,7 @@ def test_controller_validation(kwargs, message):
 def test_learning_raises_probability_of_best_config(sync):
     """After 300 trials the best of 240 configs is at least 5x as likely as at first."""
     ctl = RLController(TOY, hidden_size=32, num_bins=4, lr=3e-3, random_seed=0)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=4, sync=sync, num_trials=300)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=4, sync=sync, num_trials=300)
     assert ctl.config_from_actions(ctl.actions_from_config(TOY_BEST)) == TOY_BEST
     initial = policy.probability(TOY_BEST)
     assert initial == pytest.approx(1 / 240, rel=0.2)  # close to uniform
@@ -273,7 +303,7 @@ def test_learning_raises_probability_of_best_config(sync):
 @pytest.mark.parametrize("num_trials", [6, 7, 8])  # num_trials % 3 = 0, 1, 2
 def test_policy_sync_batches(num_trials):
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=3, sync=True, num_trials=num_trials)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=3, sync=True, num_trials=num_trials)
     recorder = Recorder(ctl)
     started = drive(policy, toy_objective, num_trials)
     assert len(started) == num_trials
@@ -284,7 +314,7 @@ def test_policy_sync_batches(num_trials):
 
 def test_policy_sync_waits_for_the_whole_batch():
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=2, sync=True)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=2, sync=True)
     s0, s1 = policy.suggest(True), policy.suggest(True)
     assert policy.suggest(True) is None  # batch full
     policy.on_task_start(0, s0)
@@ -300,14 +330,14 @@ def test_policy_sync_waits_for_the_whole_batch():
 def test_policy_sync_partial_batch_learned_when_new_trials_stop():
     """Without num_trials (time_out), allow_new=False closes the partial batch."""
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=4, sync=True)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=4, sync=True)
     recorder = Recorder(ctl)
     s0 = policy.suggest(True)
     policy.on_task_start(0, s0)
     assert policy.suggest(False) is None  # time out: the batch is closed
     policy.on_task_end(0, "stopped", {"accuracy": 0.3})
     assert [len(a) for a, _ in recorder.calls] == [1]
-    ended = RLPolicy(RLController(TOY, hidden_size=4, num_bins=4), reward_attr="accuracy")
+    ended = _Driven(RLController(TOY, hidden_size=4, num_bins=4), reward_attr="accuracy")
     s = ended.suggest(True)
     ended.on_task_start(0, s)
     ended.on_task_end(0, "completed", {"accuracy": 0.3})
@@ -316,7 +346,7 @@ def test_policy_sync_partial_batch_learned_when_new_trials_stop():
 
 def test_policy_async_in_flight_limit_and_one_update_per_trial():
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=3, sync=False, num_trials=10)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=3, sync=False, num_trials=10)
     recorder = Recorder(ctl)
     first = [policy.suggest(True) for _ in range(3)]
     assert all(s is not None for s in first)
@@ -332,7 +362,7 @@ def test_policy_async_in_flight_limit_and_one_update_per_trial():
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
 def test_failed_trials_give_no_gradient_and_are_counted(sync):
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=2, sync=sync, num_trials=8)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=2, sync=sync, num_trials=8)
     recorder = Recorder(ctl)
     drive(policy, toy_objective, 8, fail=lambda config_id: config_id in (1, 4, 5))
     assert policy.num_failed == 3 and policy.num_rewarded == 5
@@ -344,7 +374,7 @@ def test_failed_trials_give_no_gradient_and_are_counted(sync):
 
 def test_reward_is_last_result_negated_for_min_and_nonfinite_is_a_failure():
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="loss", mode="min", sync=False)
+    policy = _Driven(ctl, reward_attr="loss", mode="min", sync=False)
     recorder = Recorder(ctl)
     for task_id, (status, result) in enumerate(
         [
@@ -366,7 +396,7 @@ def test_policy_state_round_trip_mid_batch():
 
     def make():
         ctl = RLController(TOY, hidden_size=8, num_bins=4, lr=0.05, random_seed=4)
-        return RLPolicy(ctl, reward_attr="accuracy", batch_size=3, sync=True, num_trials=20)
+        return _Driven(ctl, reward_attr="accuracy", batch_size=3, sync=True, num_trials=20)
 
     policy = make()
     drive(policy, toy_objective, 6)  # two batches learned
@@ -374,10 +404,12 @@ def test_policy_state_round_trip_mid_batch():
     policy.on_task_start(6, s6)
     policy.on_task_start(7, s7)
     policy.on_task_end(6, "completed", {"accuracy": 0.4})
-    state = json.loads(json.dumps(policy.state_dict()))
+    # the runtime saves the policy and its searcher (the controller) side by side
+    state = json.loads(json.dumps([policy.state_dict(), policy.controller.state_dict()]))
 
     twin = make()
-    twin.load_state_dict(state)
+    twin.load_state_dict(state[0])
+    twin.controller.load_state_dict(state[1])
     assert twin.state_dict() == policy.state_dict()
     for p in (policy, twin):
         s8 = p.suggest(True)
@@ -398,7 +430,7 @@ def test_interrupted_task_is_restarted_not_failed():
     """A task ended as 'interrupted' (driver crash, resume) keeps its config in flight;
     the runtime's restart of that config is learned from like the original."""
     ctl = RLController(TOY, hidden_size=4, num_bins=4)
-    policy = RLPolicy(ctl, reward_attr="accuracy", batch_size=2, sync=True)
+    policy = _Driven(ctl, reward_attr="accuracy", batch_size=2, sync=True)
     recorder = Recorder(ctl)
     s0, s1 = policy.suggest(True), policy.suggest(True)
     policy.on_task_start(0, s0)
@@ -416,8 +448,8 @@ def test_interrupted_task_is_restarted_not_failed():
 
 
 def test_policy_state_refuses_another_mode():
-    state = RLPolicy(RLController(TOY, hidden_size=4), reward_attr="accuracy").state_dict()
-    other = RLPolicy(RLController(TOY, hidden_size=4), reward_attr="accuracy", sync=False)
+    state = _Driven(RLController(TOY, hidden_size=4), reward_attr="accuracy").state_dict()
+    other = _Driven(RLController(TOY, hidden_size=4), reward_attr="accuracy", sync=False)
     with pytest.raises(ValueError, match="sync must be False, got True"):
         other.load_state_dict(state)
 
@@ -449,6 +481,8 @@ def failing_fn(args, reporter):
 
 def _rl(train_fn=toy_fn, **kwargs):
     kwargs.setdefault("backend", "thread")
+    # these tests fail trials on purpose: fail_fast has tests of its own
+    kwargs.setdefault("fail_fast", False)
     kwargs.setdefault("resource", {"num_cpus": 1, "num_gpus": 0})
     kwargs.setdefault("total_resources", {"num_cpus": 2, "num_gpus": 0})
     kwargs.setdefault("controller_hidden_size", 8)
@@ -557,7 +591,8 @@ s = RLScheduler(train_fn, resource={"num_cpus": 1, "num_gpus": 0},
 s.run()
 s.join_jobs()
 configs = sorted({t.config_id for t in s.history.tasks.values()})
-print(json.dumps({"policy": s.policy.state_dict(), "configs": configs,
+print(json.dumps({"policy": s.policy.state_dict(), "controller": s.controller.state_dict(),
+                  "configs": configs,
                   "statuses": sorted(t.status for t in s.history.tasks.values())}))
 """
 
@@ -587,7 +622,8 @@ def test_resume_after_a_crash_gives_the_uninterrupted_controller(tmp_path):
     assert after["configs"] == reference["configs"] == list(range(14))
     assert "interrupted" in after["statuses"]
     assert after["policy"] == reference["policy"]
-    assert after["policy"]["controller"]["num_updates"] == 5
+    assert after["controller"] == reference["controller"]
+    assert after["controller"]["num_updates"] == 5
 
 
 def test_searcher_argument():

@@ -13,6 +13,7 @@ import re
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,8 @@ def _fifo(train_fn, backend, **kw):
     kw.setdefault("reward_attr", "accuracy")
     kw.setdefault("time_attr", "epoch")
     kw.setdefault("progress", False)
+    # these tests fail trials on purpose: fail_fast has tests of its own
+    kw.setdefault("fail_fast", False)
     return sch.FIFOScheduler(train_fn, backend=backend, **kw)
 
 
@@ -145,8 +148,10 @@ def test_fifo_runs_all_trials_and_records_history(backend, tmp_path):
     best = s.get_best_config()
     assert best["lr"] == max(c["lr"] for c in s.config_history.values())
     assert s.get_best_reward() == pytest.approx(0.8 + best["lr"])
-    assert (tmp_path / "results.csv").read_text().count("\n") == 5 * 4 + 1
-    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 20
+    run_dir = Path(s.run_dir)
+    assert run_dir.parent == tmp_path and (tmp_path / "latest").resolve() == run_dir
+    assert (run_dir / "results.csv").read_text().count("\n") == 5 * 4 + 1
+    assert len((run_dir / "results.jsonl").read_text().splitlines()) == 20
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

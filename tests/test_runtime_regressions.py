@@ -74,14 +74,15 @@ def test_run_from_another_thread_does_not_kill_the_workers():
     assert [r.status for r in s.history.tasks.values()] == ["completed"] * 4
 
 
-def test_thread_backend_setup_failure_fails_the_task(tmp_path):
-    (tmp_path / "checkpoints").write_text("not a folder")
+def test_a_checkpoint_folder_that_cannot_be_created_ends_the_run(tmp_path):
     s = _fifo(quick_fn, "thread", output_dir=tmp_path)
-    s.run()
-    assert s.join_jobs(timeout=20)
-    for record in s.history.tasks.values():
-        assert record.status == "failed"
-        assert "Error" in record.reason
+    with open(os.path.join(s.run_dir, "checkpoints"), "w") as f:
+        f.write("not a folder")
+    with pytest.raises(sch.CheckpointError, match="create the checkpoint folder"):
+        s.run()
+        s.join_jobs(timeout=20)
+    assert not any(r.status == "running" for r in s.history.tasks.values())
+    assert s._runner.resources.can_acquire()
 
 
 def test_time_out_stops_promotions_too():

@@ -12,13 +12,18 @@ import numbers
 import os
 import sys
 import tempfile
-import warnings
+import threading
 
 from scheduler._decorator import get_space, make_task_args
 from scheduler._validation import positive_int, positive_number
-from scheduler.durability.journal import Journal, JournalError, atomic_write_text, recover
+from scheduler.durability.atomic import atomic_write_text
+from scheduler.durability.journal import Journal
+from scheduler.durability.lock import CheckpointLock
+from scheduler.durability.resume import check_setup, open_checkpoint, resume_into
+from scheduler.facades._run_dir import RunDir, new_run_id
 from scheduler.results.export import ResultsWriter, results_table
 from scheduler.results.history import History
+from scheduler.runtime.backends import BACKENDS
 from scheduler.runtime.resources import ResourceManager
 from scheduler.runtime.runner import Runner
 from scheduler.schedulers.base import Policy
@@ -58,6 +63,7 @@ class BaseScheduler:
         progress=None,
         output_dir=None,
         checkpoint_fsync_interval=1.0,
+        fail_fast="auto",
         dist_ip_addrs=None,
         constraint_attr=None,
         training_history_searcher_info=False,
@@ -103,9 +109,12 @@ class BaseScheduler:
             raise ValueError(f"max_reward must be a number (not NaN), got {max_reward!r}")
         self.max_reward = max_reward
         self.max_task_time = positive_number("max_task_time", max_task_time, allow_none=True)
-        if backend not in ("thread", "process"):
-            raise ValueError(f"backend must be 'thread' or 'process', got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self.backend = backend
+        if fail_fast not in ("auto", True, False):
+            raise ValueError(f"fail_fast must be 'auto', True or False, got {fail_fast!r}")
+        self.fail_fast = fail_fast
         if training_history_callback is not None and not callable(training_history_callback):
             raise ValueError(
                 f"training_history_callback must be callable, got {training_history_callback!r}"
@@ -129,17 +138,6 @@ class BaseScheduler:
 
         self.output_dir = None if output_dir is None else os.path.abspath(os.fspath(output_dir))
         self.checkpoint = None if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
-        if self.output_dir is not None:
-            os.makedirs(self.output_dir, exist_ok=True)
-            checkpoint_root = os.path.join(self.output_dir, "checkpoints")
-        elif self.checkpoint is not None:
-            checkpoint_root = self.checkpoint + ".trials"
-        else:
-            checkpoint_root = tempfile.mkdtemp(prefix="scheduler-trials-")
-        self.checkpoint_root = checkpoint_root
-
-        self.policy: Policy = self._make_policy()
-        self.history = History(reward_attr, time_attr, mode)
         if (
             not isinstance(checkpoint_fsync_interval, numbers.Real)
             or isinstance(checkpoint_fsync_interval, bool)
@@ -150,19 +148,52 @@ class BaseScheduler:
                 f"(0: fsync every event), got {checkpoint_fsync_interval!r}"
             )
         self.checkpoint_fsync_interval = float(checkpoint_fsync_interval)
+        if resume and self.checkpoint is None:
+            raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
+
+        self.policy: Policy = self._make_policy()
+        self.history = History(reward_attr, time_attr, mode)
         self._journal = None
+        self._writer = None
+        self._run_started = False
+
+        # One driver per checkpoint, checked before anything is read; a damaged
+        # checkpoint or another setup's is refused before anything is written.
+        self._lock = None
+        recovery = None
+        if self.checkpoint is not None:
+            self._lock = CheckpointLock(self.checkpoint)
+            self._lock.acquire()
+            try:
+                recovery = open_checkpoint(self.checkpoint, resume=bool(resume))
+                if recovery is not None:
+                    check_setup(self.checkpoint, recovery.header or {}, self._header(None))
+            except BaseException:
+                self._lock.release()
+                raise
+        header = recovery.header if recovery is not None and recovery.header else {}
+        self.run_id = header.get("run_id") or new_run_id()
+        if self.output_dir is not None:
+            os.makedirs(self.output_dir, exist_ok=True)
+        self._run_dir = RunDir(
+            output_dir=self.output_dir, checkpoint=self.checkpoint, run_id=self.run_id
+        )
+        self.run_dir = self._run_dir.path
+        self.checkpoint_root = self._run_dir.folders.checkpoints
         self._runner = self._make_runner()
-        if resume:
-            if self.checkpoint is None:
-                raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
-            self._resume()
-        elif self.checkpoint is not None and (
-            os.path.exists(self.checkpoint) or os.path.exists(self.checkpoint + ".journal")
-        ):
-            raise ValueError(
-                f"checkpoint {self.checkpoint!r} already holds a run: pass resume=True to "
-                "continue it, or choose another path (nothing is overwritten)"
-            )
+        if recovery is not None:
+            try:
+                self._journal = resume_into(
+                    self.checkpoint,
+                    recovery,
+                    header=self._header(),
+                    load_state=self.load_state_dict,
+                    runner=self._runner,
+                    fsync_interval=self.checkpoint_fsync_interval,
+                )
+            except BaseException:
+                self._lock.release()
+                raise
 
     # -- to be provided by subclasses --------------------------------------------
     def _make_policy(self) -> Policy:
@@ -192,11 +223,13 @@ class BaseScheduler:
         """What a checkpoint must match to be resumed by this scheduler."""
         return {"reward_attr": self.reward_attr, "time_attr": self.time_attr, "mode": self.mode}
 
-    def _header(self) -> dict:
+    def _header(self, run_id: str | None = "") -> dict:
+        """What the journal's header records (``run_id`` defaults to this run's)."""
         return {
             "scheduler": type(self).__name__,
             "space": self.space.fingerprint(),
             "settings": self._settings(),
+            "run_id": self.run_id if run_id == "" else run_id,
         }
 
     def _make_runner(self) -> Runner:
@@ -219,51 +252,15 @@ class BaseScheduler:
             callback=self.training_history_callback,
             callback_delta_secs=self.training_history_callback_delta_secs,
             progress=self.progress,
-            checkpoint_root=self.checkpoint_root,
+            folders=self._run_dir.folders,
+            fail_fast=self.fail_fast,
+            backend_options=self._backend_options(),
             snapshot_state=self._snapshot_state,
         )
 
-    def _resume(self) -> None:
-        """Load the newest snapshot, replay the journal after it, restart in-flight tasks."""
-        recovery = recover(self.checkpoint)
-        if recovery.snapshot is None and recovery.header is None:
-            warnings.warn(
-                f"resume=True but checkpoint {self.checkpoint!r} holds no run yet; "
-                "starting a new experiment",
-                stacklevel=3,
-            )
-            return
-        header = recovery.header or {}
-        mine = self._header()
-        for key in ("scheduler", "space", "settings"):
-            if header.get(key) != mine[key]:
-                raise JournalError(
-                    f"checkpoint {self.checkpoint!r} was written by a different setup: "
-                    f"its {key} is {header.get(key)!r}, this scheduler's is {mine[key]!r}"
-                )
-        if recovery.snapshot is not None:
-            self.load_state_dict(recovery.snapshot)
-        self._runner.replay(recovery.events)
-        self._runner.elapsed_before = recovery.last_t
-        if recovery.torn is not None:
-            file, offset = recovery.torn
-            with open(file, "rb+") as f:
-                f.truncate(offset)
-        self._journal = Journal(
-            self.checkpoint,
-            mine,
-            seq=recovery.last_seq,
-            t0=recovery.last_t,
-            fsync_interval=self.checkpoint_fsync_interval,
-        )
-        self._runner.journal = self._journal
-        restarted = self._runner.interrupt_in_flight()
-        if restarted:
-            warnings.warn(
-                f"resuming {self.checkpoint!r}: {restarted} task(s) were running when the "
-                "run stopped; their configs start again",
-                stacklevel=3,
-            )
+    def _backend_options(self) -> dict:
+        """Keyword arguments for the backend's constructor (e.g. a Ray address)."""
+        return {}
 
     def _ensure_runner(self) -> Runner:
         runner = self._runner
@@ -275,24 +272,46 @@ class BaseScheduler:
             )
             runner.journal = self._journal
         if self.output_dir is not None and runner.writer is None:
-            resuming = self._journal is not None and self._journal.seq > 0
-            writer = ResultsWriter(self.output_dir, resume=resuming)
-            # Rows the journal has but the files missed (a crash between the two).
-            for row in self.history.rows()[writer.rows_written :]:
-                writer.write(row, self.history.config_history[row["task_id"]])
-            runner.writer = writer
+            # A resumed run's files are rewritten to hold exactly the journal's rows.
+            records = [
+                (_row_as_written(row), self.history.config_history[row["task_id"]])
+                for row in self.history.rows()
+            ]
+            self._writer = ResultsWriter(self.run_dir, records=records)
+            runner.writer = self._writer
         return runner
 
     def run(self, **kwargs):
         """Launch trials; return once the last new trial is launched.
 
         Running trials go on in the background: call :meth:`join_jobs` to wait for them.
+        A scheduler runs once: a second ``run()`` after its run ended raises
+        ``RuntimeError`` (to continue a checkpointed run with a larger ``num_trials``,
+        build a new scheduler with ``resume=True``). Raises
+        :class:`scheduler.CheckpointError` if the run's files cannot be written,
+        :class:`scheduler.TrialsFailedError` if ``fail_fast`` stopped it.
         """
         if kwargs:
             raise TypeError(f"run() got unexpected keyword arguments {sorted(kwargs)}")
-        runner = self._ensure_runner()
-        runner.start()
-        runner.wait_launching_done()
+        if self._runner.finished:
+            raise RuntimeError(
+                f"this {type(self).__name__} has already run ({self.num_finished_tasks} "
+                "tasks); build a new scheduler to run again (with checkpoint= and "
+                "resume=True to continue this experiment, e.g. with a larger num_trials)"
+            )
+        if not self._run_started:
+            self._run_started = True
+            try:
+                runner = self._ensure_runner()
+                runner.start()
+            except BaseException:
+                self._end_of_run()
+                raise
+        try:
+            self._runner.wait_launching_done()
+        finally:
+            if self._runner.finished:
+                self._end_of_run()
 
     def join_jobs(self, timeout=None):
         """Wait until every trial has ended (or ``timeout`` seconds passed).
@@ -306,13 +325,25 @@ class BaseScheduler:
             raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
         if not self._runner.started:
             return True
-        return self._runner.wait_done(timeout)
+        try:
+            done = self._runner.wait_done(timeout)
+        finally:
+            if self._runner.finished:
+                self._end_of_run()
+        return done
 
     join_tasks = join_jobs
 
     def shutdown(self):
         """Stop launching, stop running trials, release workers."""
         self._runner.shutdown()
+        self._end_of_run()
+
+    def _end_of_run(self) -> None:
+        """Release what the run held: the checkpoint lock, a temporary run folder."""
+        if self._lock is not None:
+            self._lock.release()
+        self._run_dir.remove_if_temporary()
 
     def run_with_config(self, config):
         """Run ``train_fn`` once, in this process, with ``config`` over the defaults.
@@ -345,43 +376,55 @@ class BaseScheduler:
         return value, reports
 
     # -- results -------------------------------------------------------------------
+    # Reads take the runtime's lock, so they are consistent while the run goes on
+    # (from another thread, a callback, a notebook cell) and never race the history.
     @property
     def training_history(self):
-        return self.history.training_history
+        """task id -> the task's report rows (a copy, consistent during a run)."""
+        with self._runner.lock:
+            return {k: list(v) for k, v in self.history.training_history.items()}
 
     @property
     def config_history(self):
-        return self.history.config_history
+        """task id -> the task's config (a copy)."""
+        with self._runner.lock:
+            return dict(self.history.config_history)
 
     @property
     def num_finished_tasks(self) -> int:
-        return self.history.num_finished_tasks
+        with self._runner.lock:
+            return self.history.num_finished_tasks
 
     def get_best_config(self):
         """The config with the best reward at the highest fidelity it reached."""
-        return self.history.best_config()
+        with self._runner.lock:
+            return self.history.best_config()
 
     def get_best_reward(self):
-        return self.history.best_reward()
+        with self._runner.lock:
+            return self.history.best_reward()
 
     def get_best_task_id(self):
-        return self.history.best_task_id()
+        with self._runner.lock:
+            return self.history.best_task_id()
 
     def get_training_curves(self, filename=None, plot=False, use_legend=True):
         """Plot reward against ``time_attr``, one line per config; returns the Figure."""
         from scheduler.results.plot import plot_training_curves
 
-        return plot_training_curves(
-            self.history, filename=filename, plot=plot, use_legend=use_legend
-        )
+        with self._runner.lock:
+            history = History.from_state_dict(self.history.state_dict(convert=False))
+        return plot_training_curves(history, filename=filename, plot=plot, use_legend=use_legend)
 
     def results(self):
         """Every report as a row: a pandas DataFrame if pandas is installed, else dicts."""
-        rows = []
-        for task_id in sorted(self.history.training_history):
-            config = self.history.config_history.get(task_id, {})
-            for row in self.history.training_history[task_id]:
-                rows.append({**{f"config.{k}": v for k, v in config.items()}, **row})
+        with self._runner.lock:
+            pairs = [
+                (row, self.history.config_history.get(task_id, {}))
+                for task_id in sorted(self.history.training_history)
+                for row in self.history.training_history[task_id]
+            ]
+        rows = [{**{f"config.{k}": v for k, v in config.items()}, **row} for row, config in pairs]
         return results_table(rows)
 
     # -- state ---------------------------------------------------------------------
@@ -394,8 +437,9 @@ class BaseScheduler:
         if no_fifo_lock:
             state = self._state_dict_unlocked()
         else:
-            with self._runner._lock:
+            with self._runner.lock:
                 state = self._state_dict_unlocked()
+        state["searcher"] = self._searcher_state()
         if destination is None:
             return state
         if not isinstance(destination, dict):
@@ -414,8 +458,24 @@ class BaseScheduler:
 
     def _snapshot_state(self) -> dict:
         # Taken under the runtime's lock: no per-row conversion here, the journal
-        # serializes it (converting numpy values) after the lock is released.
+        # serializes it (converting numpy values) on the writer thread. The searcher's
+        # state is added by the runtime after the events this snapshot covers.
         return self._state_dict_unlocked(convert=False)
+
+    def _searcher_state(self, timeout: float = 60.0) -> dict | None:
+        """The searcher's state after every event so far."""
+        got: list = []
+        done = threading.Event()
+
+        def keep(state):
+            got.append(state)
+            done.set()
+
+        with self._runner.lock:
+            self._runner.driver.with_state(keep)
+        if not done.wait(timeout):
+            raise RuntimeError(f"the searcher did not give its state within {timeout} s")
+        return got[0]
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` output; call before :meth:`run`. Tasks that were
@@ -440,6 +500,8 @@ class BaseScheduler:
                 f"has {self._settings()!r}"
             )
         self.policy.load_state_dict(state["policy"])
+        if state.get("searcher") is not None and self.policy.searcher is not None:
+            self.policy.searcher.load_state_dict(state["searcher"])
         self.history.load_state_dict(state["history"])
         self._runner.load_state_dict(state["runner"])
 
@@ -450,8 +512,8 @@ class BaseScheduler:
         if path is None:
             raise ValueError("save() needs a path: pass checkpoint= here or to the scheduler")
         path = os.path.abspath(os.fspath(path))
-        if self._journal is not None and path == self.checkpoint:
-            self._runner._snapshot(force=True)
+        if path == self.checkpoint:
+            self._ensure_runner().snapshot_now()
             return
         atomic_write_text(path, json.dumps(self.state_dict()))
 
@@ -461,3 +523,11 @@ class BaseScheduler:
             f"reward_attr={self.reward_attr!r}, mode={self.mode!r}, backend={self.backend!r}, "
             f"resource={self.resources.request})"
         )
+
+
+def _row_as_written(row: dict) -> dict:
+    """A history row as the results files got it live: before its task ended (the
+    ``status`` key is added to a task's last row when the task ends)."""
+    if "status" not in row:
+        return row
+    return {k: v for k, v in row.items() if k != "status"}

@@ -15,9 +15,10 @@ Values are never a reason to crash the run: numpy scalars become Python numbers,
 become lists, tuples and sets become lists, anything else that JSON cannot hold becomes
 its ``repr``. Non-finite floats are written the way Python's :mod:`json` writes them
 (``NaN``, ``Infinity``), so a diverged reward reads back as NaN. An ``OSError`` while
-writing a row (a full disk, say) is turned into a ``RuntimeWarning``; the run goes on.
+writing (a full disk, say) propagates: the runtime ends the run and names the file,
+never silently dropping a row.
 
-The writer does no locking: the runtime calls it under its own lock.
+The writer does no locking: the runtime calls it from its writer thread, off its lock.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import csv
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -87,50 +87,8 @@ def csv_cell(value: Any) -> str:
         return safe_repr(value)
 
 
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a file back to its last newline: a row torn by a crash is dropped."""
-    with open(path, "rb+") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return
-        block = 1 << 16
-        end = size
-        while end > 0:
-            start = max(0, end - block)
-            f.seek(start)
-            chunk = f.read(end - start)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                f.truncate(start + cut + 1)
-                return
-            end = start
-        f.truncate(0)
-
-
-def _truncate_after_lines(path: Path, keep: int) -> None:
-    """Cut ``path`` right after its first ``keep`` non-empty lines."""
-    offset = 0
-    kept = 0
-    with open(path, "rb") as f:
-        for line in f:
-            if kept == keep:
-                break
-            offset += len(line)
-            if line.strip():
-                kept += 1
-    with open(path, "rb+") as f:
-        f.truncate(offset)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _fsync_dir(path: Path) -> None:
-    """Best effort: make a rename in ``path`` durable (POSIX only)."""
-    if os.name != "posix":  # pragma: no cover
-        return
+    """Best effort: make a rename in ``path`` durable."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # pragma: no cover
@@ -143,6 +101,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_atomically(path: Path, write) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
 class ResultsWriter:
     """Write ``results.csv`` and ``results.jsonl`` in ``output_dir``, one row per report.
 
@@ -150,10 +125,12 @@ class ResultsWriter:
     ----------
     output_dir:
         Folder of the two files; created (with its parents) if missing.
-    resume:
-        False (default) truncates existing files. True appends to them: the csv header
-        is read back from the existing file, and a last line torn by a crash (no
-        trailing newline) is dropped from either file first.
+    records:
+        None (default): start both files empty. A list of ``(row, config)`` pairs (a
+        resumed run: the history as rebuilt from the journal): both files are rewritten
+        atomically to hold exactly these rows, whatever they held before (rows a crash
+        wrote past the journal are dropped, rows it missed are written), and later rows
+        are appended.
 
     Attributes
     ----------
@@ -162,13 +139,19 @@ class ResultsWriter:
     header:
         The csv columns, in order (a copy).
     rows_written:
-        Rows in ``results.jsonl``, counting those found on ``resume``.
+        Rows in the files.
 
     Usable as a context manager; :meth:`close` is idempotent. Not thread-safe: the
-    runtime calls it under its own lock.
+    runtime calls it from its writer thread only. Errors (``OSError``: a full disk, a
+    vanished folder) propagate: the runtime ends the run naming the file.
     """
 
-    def __init__(self, output_dir: str | os.PathLike, *, resume: bool = False) -> None:
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        *,
+        records: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]] | None = None,
+    ) -> None:
         self.output_dir = Path(output_dir)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.output_dir / CSV_NAME
@@ -177,33 +160,32 @@ class ResultsWriter:
         self._header_set: set[str] = set()
         self.rows_written = 0
         self._closed = False
-        self._warned = False
-
-        if resume and self.jsonl_path.exists():
-            _drop_torn_tail(self.jsonl_path)
-            with open(self.jsonl_path, "rb") as f:
-                self.rows_written = sum(1 for line in f if line.strip())
-        if resume and self.csv_path.exists():
-            _drop_torn_tail(self.csv_path)
-            with open(self.csv_path, newline="", encoding="utf-8") as f:
-                header = next(csv.reader(f), None)
-            if header:
-                self._set_header(header)
-        if resume and self._header and self.rows_written:
-            with open(self.csv_path, newline="", encoding="utf-8") as f:
-                csv_rows = sum(1 for _ in csv.reader(f)) - 1
-            if csv_rows < self.rows_written:
-                # Killed between the jsonl and the csv write of a row: cut the jsonl
-                # back to the csv (one truncate), the runtime writes the rest again.
-                _truncate_after_lines(self.jsonl_path, csv_rows)
-                self.rows_written = csv_rows
-        self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115 - kept open
-        if resume and self._header:
-            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
-        else:
-            # No usable header: start the csv afresh (its first row writes the header).
-            self._csv = open(self.csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
+        flat = [flatten_config(row, config) for row, config in (records or ())]
+        for record in flat:
+            for key in record:
+                if key not in self._header_set:
+                    self._header.append(key)
+                    self._header_set.add(key)
+        _write_atomically(self.jsonl_path, lambda f: self._dump_jsonl(f, flat))
+        _write_atomically(self.csv_path, lambda f: self._dump_csv(f, self._header, flat))
+        self.rows_written = len(flat)
+        self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
         self._csv_writer = csv.writer(self._csv, lineterminator="\n")
+
+    @staticmethod
+    def _dump_jsonl(f, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            f.write(json.dumps(to_jsonable(record), ensure_ascii=False) + "\n")
+
+    @staticmethod
+    def _dump_csv(f, header: list[str], records: list[dict[str, Any]]) -> None:
+        if not header:
+            return
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        for record in records:
+            writer.writerow([csv_cell(record.get(key)) for key in header])
 
     @property
     def header(self) -> list[str]:
@@ -213,28 +195,21 @@ class ResultsWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def _set_header(self, header: list[str]) -> None:
-        self._header = list(header)
-        self._header_set = set(header)
+    def describe(self) -> str:
+        """``<folder>/results.{csv,jsonl}``, for error messages."""
+        return f"{str(self.output_dir / 'results')!r}.{{csv,jsonl}}"
 
     def write(self, row: Mapping[str, Any], config: Mapping[str, Any] | None) -> None:
         """Append one report: ``row`` (as stored by ``History.add_report``) and its config.
 
-        Both files are flushed before this returns. Raises ``ValueError`` if the writer
-        is closed; an ``OSError`` becomes a ``RuntimeWarning``.
+        Both files are flushed to the OS before this returns. Raises ``ValueError`` if
+        the writer is closed, ``OSError`` if a write fails.
         """
         if self._closed:
             raise ValueError(f"ResultsWriter for {str(self.output_dir)!r} is closed")
         record = flatten_config(row, config)
-        try:
-            self._write_jsonl(record)
-            self._write_csv(record)
-        except OSError as exc:
-            warnings.warn(
-                f"could not write a results row to {str(self.output_dir)!r}: {exc}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self._write_jsonl(record)
+        self._write_csv(record)
 
     def _write_jsonl(self, record: dict[str, Any]) -> None:
         line = json.dumps(to_jsonable(record), ensure_ascii=False)
@@ -253,50 +228,47 @@ class ResultsWriter:
         self._csv_writer.writerow([csv_cell(record.get(key)) for key in self._header])
         self._csv.flush()
 
+    def _set_header(self, header: list[str]) -> None:
+        self._header = list(header)
+        self._header_set = set(header)
+
     def _widen(self, header: list[str], record: dict[str, Any]) -> None:
         """Rewrite the csv atomically with ``header`` (the old one plus new keys)."""
         self._csv.flush()
         self._csv.close()
         pad = [""] * (len(header) - len(self._header))
-        fd, tmp = tempfile.mkstemp(dir=self.output_dir, prefix=f".{CSV_NAME}.", suffix=".tmp")
-        try:
-            with (
-                os.fdopen(fd, "w", newline="", encoding="utf-8") as out,
-                open(self.csv_path, newline="", encoding="utf-8") as old,
-            ):
-                writer = csv.writer(out, lineterminator="\n")
-                writer.writerow(header)
+
+        def write(out) -> None:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            with open(self.csv_path, newline="", encoding="utf-8") as old:
                 reader = csv.reader(old)
                 next(reader, None)  # the old header
                 for cells in reader:
                     writer.writerow(cells + pad)
-                writer.writerow([csv_cell(record.get(key)) for key in header])
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, os.stat(self.csv_path).st_mode & 0o777)
-            os.replace(tmp, self.csv_path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            # Keep appending to the old file: its header still matches what it holds.
+            writer.writerow([csv_cell(record.get(key)) for key in header])
+
+        try:
+            _write_atomically(self.csv_path, write)
+        finally:
+            # Keep appending to whichever file is there now: its header matches it.
             self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
             self._csv_writer = csv.writer(self._csv, lineterminator="\n")
-            raise
-        _fsync_dir(self.output_dir)
         self._set_header(header)
-        self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
-        self._csv_writer = csv.writer(self._csv, lineterminator="\n")
 
     def close(self) -> None:
         """Flush and close both files. Calling it again does nothing."""
         if self._closed:
             return
         self._closed = True
+        error = None
         for f in (self._jsonl, self._csv):
             try:
                 f.close()
-            except OSError as exc:  # pragma: no cover
-                warnings.warn(f"closing {f.name!r} failed: {exc}", RuntimeWarning, stacklevel=2)
+            except OSError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
     def __enter__(self) -> ResultsWriter:
         return self

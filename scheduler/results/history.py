@@ -38,24 +38,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler._decisions import DECISIONS, END_STATUSES, TASK_STATUSES
 from scheduler._jsonable import to_jsonable
 from scheduler.results.export import flatten_config
 
 __all__ = ["DECISIONS", "TASK_STATUSES", "ConfigRecord", "History", "TaskRecord"]
 
-# "interrupted": the driver died while the task ran; on resume the task is ended with
-# this status and its config is started again as a new task (DESIGN §6).
-TASK_STATUSES = (
-    "running",
-    "completed",
-    "stopped",
-    "paused",
-    "failed",
-    "diverged",
-    "interrupted",
-)
-END_STATUSES = TASK_STATUSES[1:]
-DECISIONS = ("continue", "stop", "pause", "complete")
 MODES = ("max", "min")
 STATE_FORMAT = 1
 

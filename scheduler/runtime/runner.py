@@ -1,73 +1,80 @@
 """The runtime: drives one policy over one backend until the experiment is done.
 
-Threads: one loop thread launches tasks when resources are free, enforces
-``max_task_time`` and ``time_out``, syncs the journal, writes snapshots and calls the
-history callback; backend threads (task threads, or the process backend's I/O thread)
-deliver reports and task ends. All shared state sits behind one lock that is held only
-for the policy's decision and the bookkeeping around it (history, results row, journal
-line): no fsync (unless asked for every event), no callbacks, no launches under it.
-Nothing waits forever: every wait has a timeout, and every task end (return,
-exception, death, cancellation) reaches :meth:`Runner.handle_end` exactly once.
+Threads:
 
-Every change of policy state goes through three functions, ``_apply_start``,
-``_apply_report`` and ``_apply_end``, used both live and when a journal is replayed on
-resume, so that a resumed run rebuilds exactly the state the interrupted one had.
+* the **loop** thread launches tasks when resources are free, enforces
+  ``max_task_time`` and ``time_out``, fsyncs the journal, takes snapshots, logs failures,
+  updates the progress bar and calls the history callback;
+* **backend** threads deliver reports (:meth:`Runner.handle_report`) and task ends
+  (:meth:`Runner.handle_end`);
+* the **writer** thread (:mod:`~scheduler.runtime.outputs`) writes results rows and
+  snapshots;
+* a **searcher** thread (:mod:`~scheduler.runtime.searcher_driver`) for model-based
+  searchers.
+
+**Lock discipline.** One lock guards the task table, the policy and the history. Held
+only for the decision and its bookkeeping: the kernel call, the task table, the
+history's in-memory update, cheap searcher bookkeeping, and the journal line (written
+and flushed to the OS, fsynced only with ``checkpoint_fsync_interval=0``). Results
+files, snapshot serialization, model fits, progress output, logging and callbacks
+happen elsewhere, from queues the lock holder appends to in O(1). The decision a task
+receives never depends on how far those queues have drained.
+
+**Nothing waits forever.** Every wait has a timeout, every task end (return, exception,
+death, cancellation) reaches :meth:`Runner.handle_end` exactly once, and an I/O failure
+on the run's own files (journal, snapshot, results, checkpoint folders) ends the run
+cleanly: running tasks are stopped, resources released, and :meth:`Runner.wait_done`
+raises :class:`scheduler.CheckpointError` naming the operation and the path.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
 from dataclasses import dataclass
 
+from scheduler._decisions import Decision
+from scheduler._exceptions import CheckpointError
+from scheduler.runtime import replay as _replay
 from scheduler.runtime.backends.base import CANCELLED, DIED, RAISED, RETURNED, TaskOutcome, TaskSpec
-from scheduler.schedulers.base import Decision, Suggestion
+from scheduler.runtime.failures import FailureLog
+from scheduler.runtime.outputs import InlineOutputs, OutputQueue
+from scheduler.runtime.searcher_driver import NOT_READY, make_driver
+from scheduler.runtime.tasks import Task, TaskTable
+from scheduler.schedulers.base import Suggestion
 
-__all__ = ["ReplayError", "Runner"]
+__all__ = ["ReplayError", "RunFolders", "Runner"]
 
-_ENDED_BY_DECISION = {Decision.STOP: "stopped", Decision.PAUSE: "paused"}
+ReplayError = _replay.ReplayError
 log = logging.getLogger("scheduler")
 
-
-class ReplayError(RuntimeError):
-    """Replaying the journal did not reproduce the recorded decisions."""
-
-
-@dataclass
-class _Task:
-    task_id: int
-    suggestion: Suggestion
-    allocation: object
-    start_time: float
-    deadline: float | None
-    restart: bool = False
-    last_result: dict | None = None
-    last_time: int | None = None
-    pending_status: str | None = None  # stopped / paused / diverged, set by a decision
-    reason: str | None = None
-    completed: bool = False  # got COMPLETE (reached max_t)
-    cancel_status: str | None = None
-    ended: bool = False
+_STOP = Decision.STOP.value
+_CLOSE_TIMEOUT = 10.0  # seconds the end of a run waits for the writer and searcher threads
 
 
-def _suggestion_record(s: Suggestion) -> dict:
-    return {
-        "config_id": s.config_id,
-        "config": s.config,
-        "new_config": s.new_config,
-        "bracket": s.bracket,
-        "resume_from": s.resume_from,
-        "restart": s.restart,
-    }
+@dataclass(frozen=True)
+class RunFolders:
+    """Where a run keeps its per-config checkpoint folders and per-task log folders."""
+
+    checkpoints: str
+    tasks: str
+
+    def checkpoint_dir(self, config_id: int) -> str:
+        return os.path.join(self.checkpoints, f"config_{config_id}")
+
+    def task_dir(self, task_id: int) -> str:
+        return os.path.join(self.tasks, str(task_id))
 
 
 class Runner:
     """Coordinates policy, backend, resources, history, results files and journal.
 
     Parameters are set by the scheduler facade; see :class:`scheduler.FIFOScheduler`.
+    ``history`` (``start_task``/``add_report``/``end_task``), ``writer``
+    (``write(row, config)``/``close()``) and ``journal`` (see
+    :mod:`scheduler.durability.journal`) are handed in; the runtime imports neither.
     """
 
     def __init__(
@@ -78,7 +85,6 @@ class Runner:
         backend: str,
         resources,
         history,
-        writer,
         make_args,
         reward_attr: str,
         time_attr: str | None,
@@ -91,16 +97,19 @@ class Runner:
         callback,
         callback_delta_secs: float,
         progress: bool,
-        checkpoint_root: str,
+        folders: RunFolders,
+        fail_fast="auto",
+        backend_options: dict | None = None,
+        writer=None,
         journal=None,
         snapshot_state=None,
     ):
         self.train_fn = train_fn
         self.policy = policy
         self.backend_name = backend
+        self.backend_options = dict(backend_options or {})
         self.resources = resources
         self.history = history
-        self.writer = writer
         self.make_args = make_args
         self.reward_attr = reward_attr
         self.time_attr = time_attr
@@ -113,22 +122,24 @@ class Runner:
         self.callback = callback
         self.callback_delta_secs = callback_delta_secs
         self.progress_enabled = progress
-        self.checkpoint_root = checkpoint_root
+        self.folders = folders
+        self.writer = writer
         self.journal = journal
         self.snapshot_state = snapshot_state
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._tasks: dict[int, _Task] = {}
-        self._running: set[int] = set()
-        self._restarts: list[Suggestion] = []
-        self._restart_state: dict[int, tuple] = {}  # config_id -> (last_result, last_time)
-        self.next_task_id = 0
-        self.num_configs_started = 0
+        self.table = TaskTable(policy, history, reward_attr=reward_attr, time_attr=time_attr)
+        self.restarts: list[Suggestion] = []
+        self.failures = FailureLog(fail_fast, workers=resources.max_concurrency)
+        self.driver = make_driver(policy.searcher, self._searcher_failed, self._wake)
+        self.outputs: OutputQueue | InlineOutputs = InlineOutputs(self._output_failed)
         self.elapsed_before = 0.0  # experiment seconds spent before a resume
-        self._max_reward_reached = False
+        self.max_reward_reached = False
         self._exhausted_announced = False
         self._shutdown = False
+        self._interrupted = False
+        self._broken = False  # the journal or the writer failed: no more writes
         self._launching_done = threading.Event()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -139,165 +150,81 @@ class Runner:
         self._new_results = False
         self._last_callback = time.monotonic()
         self._bar = None
-        self._num_promotions_done = 0
+        self._num_promotions = 0
+        self._configs_done = 0
         self._finished = False
-        self._interrupted = False
+        self._finish_lock = threading.Lock()
 
-    # -- state (for snapshots) -------------------------------------------------------
+    # -- state (snapshots) -----------------------------------------------------------
+    @property
+    def next_task_id(self) -> int:
+        return self.table.next_task_id
+
+    @property
+    def num_configs_started(self) -> int:
+        return self.table.num_configs_started
+
     def state_dict(self) -> dict:
-        """Counters and in-flight tasks; call under the lock (or before start)."""
-        running = []
-        for task_id in sorted(self._running):
-            task = self._tasks[task_id]
-            running.append(
-                {
-                    "task_id": task_id,
-                    "suggestion": _suggestion_record(task.suggestion),
-                    "restart": task.restart,
-                    "last_time": task.last_time,
-                    "last_result": task.last_result,
-                    "pending_status": task.pending_status,
-                    "reason": task.reason,
-                    "completed": task.completed,
-                }
-            )
+        """Counters, tasks in flight and queued restarts; call under the lock."""
         return {
-            "next_task_id": self.next_task_id,
-            "num_configs_started": self.num_configs_started,
-            "max_reward_reached": self._max_reward_reached,
-            "running": running,
-            "restarts": [_suggestion_record(r) for r in self._restarts],
-            "interrupted": [[c, r, t] for c, (r, t) in self._restart_state.items()],
+            **self.table.state_dict(self.restarts),
+            "max_reward_reached": self.max_reward_reached,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.next_task_id = int(state["next_task_id"])
-        self.num_configs_started = int(state["num_configs_started"])
-        self._max_reward_reached = bool(state["max_reward_reached"])
-        self._restarts = [Suggestion(**record) for record in state["restarts"]]
-        self._restart_state = {int(c): (r, t) for c, r, t in state.get("interrupted", [])}
-        for item in state["running"]:
-            suggestion = Suggestion(**item["suggestion"])
-            task = _Task(item["task_id"], suggestion, None, 0.0, None, restart=item["restart"])
-            task.last_time = item["last_time"]
-            task.last_result = item["last_result"]
-            task.pending_status = item["pending_status"]
-            task.reason = item["reason"]
-            task.completed = item["completed"]
-            self._tasks[task.task_id] = task
-            self._running.add(task.task_id)
+        self.restarts = self.table.load_state_dict(state)
+        self.max_reward_reached = bool(state["max_reward_reached"])
 
-    # -- resume ----------------------------------------------------------------------
+    # -- resume ------------------------------------------------------------------------
     def replay(self, events: list[dict]) -> None:
-        """Re-apply journaled events after a snapshot (resume). Raises ReplayError if
+        """Re-apply journaled events after a snapshot (resume); raises ReplayError if
         the policy does not reproduce a recorded suggestion or decision."""
         with self._cond:
-            for event in events:
-                self._replay_one(event)
-
-    def _replay_one(self, event: dict) -> None:
-        kind = event["type"]
-        if kind == "start":
-            self._replay_start(event)
-        elif kind == "report":
-            task = self._tasks[event["task_id"]]
-            _, policy_decision, _ = self._apply_report(
-                task, event["result"], forced=event["decision"]
-            )
-            if policy_decision != event["policy"]:
-                raise ReplayError(
-                    f"journal event {event['seq']}: the policy decided "
-                    f"{policy_decision!r} where the journal has {event['policy']!r}"
-                )
-        elif kind == "end":
-            task = self._tasks[event["task_id"]]
-            self._apply_end(task, event["status"], event.get("reason"), event.get("traceback"))
-            if event["status"] == "interrupted":
-                self._queue_restart(task)
-        else:
-            raise ReplayError(f"journal event {event['seq']}: unknown type {kind!r}")
-
-    def _replay_start(self, event: dict) -> None:
-        recorded = Suggestion(**event["suggestion"])
-        if recorded.restart:
-            suggestion = recorded
-            self._restarts = [r for r in self._restarts if r.config_id != recorded.config_id]
-        else:
-            suggestion = self.policy.suggest(recorded.new_config)
-            if suggestion is None or _suggestion_record(suggestion) != event["suggestion"]:
-                raise ReplayError(
-                    f"journal event {event['seq']}: the policy suggested "
-                    f"{suggestion!r} where the journal has {recorded!r} (was the search "
-                    "space, searcher or seed changed?)"
-                )
-        self._apply_start(event["task_id"], suggestion, None)
+            _replay.replay(self, events)
 
     def interrupt_in_flight(self) -> int:
         """After replay: end tasks that were running when the driver died and queue
         their configs to start again. Returns how many."""
         with self._cond:
-            return self._interrupt_in_flight()
+            return _replay.interrupt_in_flight(self)
 
-    def _interrupt_in_flight(self) -> int:
-        for task_id in sorted(self._running):
-            task = self._tasks[task_id]
-            if task.pending_status is not None or task.completed:
-                # its decision was journaled and heard: it ended the way it was told
-                status = task.pending_status or "completed"
-                self._journal(
-                    {"type": "end", "task_id": task_id, "status": status, "reason": task.reason}
-                )
-                self._apply_end(task, status, task.reason, None)
-                continue
-            reason = "the driver stopped while the task ran; restarted"
-            self._journal(
-                {"type": "end", "task_id": task_id, "status": "interrupted", "reason": reason}
-            )
-            self._apply_end(task, "interrupted", reason, None)
-            self._queue_restart(task)
-        return len(self._restarts)
-
-    def _queue_restart(self, task) -> None:
-        s = task.suggestion
-        resume_from = task.last_time if task.last_time is not None else s.resume_from
-        self._restart_state[s.config_id] = (task.last_result, task.last_time)
-        self._restarts.append(
-            Suggestion(
-                config=s.config,
-                config_id=s.config_id,
-                new_config=False,
-                bracket=s.bracket,
-                resume_from=resume_from,
-                restart=True,
-            )
-        )
+    def journal_event(self, event: dict) -> None:
+        """Append ``event`` to the journal, if there is one (under the lock)."""
+        if self.journal is not None and not self._broken:
+            self.journal.append(event)
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
-        """Start the loop thread (idempotent)."""
+        """Start the backend and the loop thread (idempotent)."""
         if self._thread is not None:
             return
         if self._finished:
-            raise RuntimeError("this scheduler was shut down; build a new one to run again")
+            raise RuntimeError("this run has finished; build a new scheduler to run again")
         from scheduler.runtime.backends import make_backend
 
+        if self.writer is not None or self.journal is not None:
+            self.outputs = OutputQueue(self._output_failed)
         self._backend = make_backend(
-            self.backend_name, self.train_fn, self.handle_report, self.handle_end
+            self.backend_name,
+            self.train_fn,
+            self.handle_report,
+            self.handle_end,
+            **self.backend_options,
         )
-        self._backend.prepare(self.resources.max_concurrency)
+        self._backend.on_running = self.handle_running
+        try:
+            self._backend.prepare(self.resources.max_concurrency)
+        except BaseException:
+            self._backend.shutdown()
+            self._backend = None
+            raise
         # The experiment clock (time_out) starts once the workers are ready.
         self._start = time.monotonic() - self.elapsed_before
         self._start_wall = time.time() - self.elapsed_before
         if self.progress_enabled:
-            from tqdm.auto import tqdm
+            from scheduler.runtime.progress import ProgressBar
 
-            self._bar = tqdm(
-                total=self.num_trials,
-                initial=min(self.num_configs_started, self.num_trials or 0),
-                unit="trial",
-                desc="trials",
-                leave=True,
-            )
+            self._bar = ProgressBar(self.num_trials, self.table.num_configs_started)
         self._thread = threading.Thread(
             target=self._loop_guarded, name="scheduler-loop", daemon=True
         )
@@ -306,6 +233,14 @@ class Runner:
     @property
     def started(self) -> bool:
         return self._thread is not None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
 
     def wait_launching_done(self, timeout: float | None = None) -> bool:
         return self._wait(self._launching_done, timeout)
@@ -325,8 +260,8 @@ class Runner:
         except KeyboardInterrupt:
             self.shutdown("interrupted by the user (KeyboardInterrupt)", status="interrupted")
             raise
-        if self._error is not None:
-            raise RuntimeError("the scheduler's runtime loop failed") from self._error
+        if self._error is not None and self._done.is_set():
+            raise self._error
         return event.is_set()
 
     def shutdown(
@@ -337,36 +272,133 @@ class Runner:
         ``status="interrupted"`` (Ctrl-C) ends the running tasks as interrupted without
         journaling their end, so that a resumed run starts their configs again.
         """
-        with self._cond:
-            self._shutdown = True
-            self._interrupted = status == "interrupted"
-            running = sorted(self._running)
-            for task_id in running:
-                self._tasks[task_id].cancel_status = status
-            self._cond.notify_all()
+        running = self._stop_all(reason, status)
         if self._backend is not None:
             for task_id in running:
                 self._backend.cancel(task_id, reason)
-        if self._thread is not None:
+        if self._thread is not None and threading.current_thread() is not self._thread:
             self._done.wait(timeout)
         self._finish()
 
+    def _stop_all(self, reason: str, status: str) -> list[int]:
+        """Under the lock: stop launching, mark running tasks cancelled with ``status``."""
+        with self._cond:
+            self._shutdown = True
+            if status == "interrupted":
+                self._interrupted = True
+            running = list(self.table.running)
+            for task_id in running:
+                task = self.table.tasks[task_id]
+                if task.cancel_status is None:
+                    task.cancel_status = status
+                task.cancel_sent = True  # the caller cancels them on the backend
+            self._cond.notify_all()
+        return running
+
+    def _fail(self, error: BaseException, status: str = "interrupted") -> None:
+        """End the run because of ``error`` (kept for :meth:`wait_done` to raise):
+        stop launching and cancel every running task. Callable from any thread."""
+        with self._cond:
+            if self._error is None:
+                self._error = error
+        running = self._stop_all(f"the run is ending: {error}", status)
+        backend = self._backend
+        if backend is not None:
+            for task_id in running:
+                backend.cancel(task_id, f"the run is ending: {error}")
+
+    def _output_failed(self, operation: str, exc: BaseException) -> None:
+        """The writer thread (or an inline write) failed: no more writes to the run's
+        files; the tasks end as interrupted, so a resume starts them again."""
+        with self._cond:
+            self._broken = True
+        error = exc
+        if isinstance(exc, OSError) and not isinstance(exc, CheckpointError):
+            error = CheckpointError(exc.errno, f"{operation} failed: {exc.strerror or exc}")
+            error.__cause__ = exc
+        elif not isinstance(exc, CheckpointError):
+            error = CheckpointError(f"{operation} failed: {exc!r}")
+            error.__cause__ = exc
+        self._fail(error)
+
+    def _journal_failed(self, exc: OSError, what: str) -> None:
+        """Under the lock: the journal could not be written; end the run."""
+        self._broken = True
+        if self.journal is not None:
+            self.journal.abandon()
+        path = self.journal.file_path if self.journal is not None else "?"
+        error = CheckpointError(
+            exc.errno,
+            f"append the {what} event to the journal {path!r} failed: {exc.strerror or exc}",
+        )
+        error.__cause__ = exc
+        if self._error is None:
+            self._error = error
+        self._shutdown = True
+        self._interrupted = True
+        for task in self.table.running.values():
+            if task.cancel_status is None:
+                task.cancel_status = "interrupted"
+        log.error("%s; stopping the run", error)
+        self._cond.notify_all()
+
+    def _searcher_failed(self, exc: BaseException) -> None:
+        self._fail(RuntimeError(f"the searcher raised: {exc!r}"), status="stopped")
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
     def _finish(self) -> None:
-        with self._lock:
+        with self._finish_lock:
             if self._finished:
                 return
             self._finished = True
         try:
             if self._backend is not None:
                 self._backend.shutdown()
-            if not self._interrupted:
-                # After Ctrl-C the journal, not a snapshot, has the last word: its
-                # tasks in flight are restarted on resume.
-                self._snapshot(force=True)
+            with self._cond:
+                if (
+                    not self._interrupted
+                    and not self._broken
+                    and self.journal is not None
+                    and self.snapshot_state is not None
+                ):
+                    # After Ctrl-C the journal, not a snapshot, has the last word: its
+                    # tasks in flight are restarted on resume.
+                    self._begin_snapshot()
+            if not self.driver.close(_CLOSE_TIMEOUT):
+                self._record_error(
+                    RuntimeError(
+                        f"the searcher did not finish its work within {_CLOSE_TIMEOUT:.0f} s"
+                    )
+                )
+            if not self.outputs.close(_CLOSE_TIMEOUT):
+                self._record_error(
+                    CheckpointError(
+                        f"writing the run's files did not finish within {_CLOSE_TIMEOUT:.0f} s "
+                        "(is the disk responding?)"
+                    )
+                )
             if self.journal is not None:
-                self.journal.close()
+                try:
+                    self.journal.close()
+                except OSError as exc:
+                    self._record_error(
+                        CheckpointError(
+                            exc.errno,
+                            f"closing the journal {self.journal.file_path!r} failed: {exc}",
+                        )
+                    )
             if self.writer is not None:
-                self.writer.close()
+                try:
+                    self.writer.close()
+                except OSError as exc:
+                    self._record_error(CheckpointError(exc.errno, f"closing results failed: {exc}"))
+            self._emit_failures()
+            summary = self.failures.summary()
+            if summary:
+                log.warning("%s", summary)
             self._call_callback(force=True)
         finally:
             if self._bar is not None:
@@ -375,244 +407,241 @@ class Runner:
             self._launching_done.set()
             self._done.set()
 
+    def _record_error(self, error: BaseException) -> None:
+        log.error("%s", error)
+        if self._error is None:
+            self._error = error
+
     # -- the loop thread -----------------------------------------------------------
     def _loop_guarded(self) -> None:
         try:
             self._loop()
-            self._finish()
         except BaseException as exc:  # noqa: BLE001 - surfaced by wait_*()
-            self._error = exc
             log.error("the runtime loop failed: %r; stopping the run", exc)
-            with self._cond:
-                # As after Ctrl-C: the tasks end 'interrupted' (not journaled), so a
-                # resumed run starts their configs again.
-                self._shutdown = True
-                self._interrupted = True
-                running = sorted(self._running)
-                for task_id in running:
-                    self._tasks[task_id].cancel_status = "interrupted"
-            try:
-                for task_id in running:
-                    self._backend.cancel(task_id, f"runtime loop failed: {exc!r}")
-                self._finish()
-            finally:
-                self._launching_done.set()
-                self._done.set()
+            self._fail(exc)
+        finally:
+            self._finish()
 
     def _allow_new(self, now: float) -> bool:
-        if self._shutdown or self._max_reward_reached or self.policy.exhausted:
+        if self._shutdown or self.max_reward_reached or self.policy.exhausted:
             return False
-        if self.num_trials is not None and self.num_configs_started >= self.num_trials:
+        if self.num_trials is not None and self.table.num_configs_started >= self.num_trials:
             return False
-        return not (self.time_out is not None and now - self._start >= self.time_out)
+        return self.time_out is None or now - self._start < self.time_out
 
     def _launches_stopped(self, now: float) -> bool:
         """No task at all is started any more: shutdown, time_out, max_reward. (After
         num_trials, paused configs are still promoted and interrupted ones restarted.)"""
-        if self._shutdown or self._max_reward_reached:
+        if self._shutdown or self.max_reward_reached:
             return True
         return self.time_out is not None and now - self._start >= self.time_out
 
     def _next_suggestion(self, now: float) -> Suggestion | None:
+        """Under the lock: the next task to start, or None (nothing now)."""
         if self._launches_stopped(now):
             return None
-        if self._restarts:
-            return self._restarts.pop(0)
-        return self.policy.suggest(self._allow_new(now))
+        if self.restarts:
+            return self.restarts.pop(0)
+        suggestion = self.policy.promote()
+        if suggestion is not None:
+            return suggestion
+        if not self._allow_new(now):
+            self.policy.close_new()
+            self._flush_feedback()
+            return None
+        if not self.policy.wants_new():
+            self._flush_feedback()
+            return None
+        config = self.driver.draw()
+        if config is NOT_READY:
+            return None
+        if config is None:
+            self.policy.searcher_exhausted()
+            return None
+        return self.policy.add_config(config)
+
+    def _flush_feedback(self) -> None:
+        policy = self.policy
+        if policy.feedback:
+            calls, policy.feedback = policy.feedback, []
+            self.driver.push(calls)
 
     def _loop(self) -> None:
         while True:
-            launches: list[TaskSpec] = []
+            launches: list[tuple[Task, Suggestion]] = []
             cancels: list[tuple[int, str]] = []
             with self._cond:
                 now = time.monotonic()
-                for task_id in sorted(self._running):
-                    task = self._tasks[task_id]
-                    if (
-                        task.deadline is not None
-                        and now >= task.deadline
-                        and task.cancel_status is None
-                    ):
-                        task.cancel_status = "failed"
-                        cancels.append((task_id, f"exceeded max_task_time={self.max_task_time}s"))
+                for task in self.table.running.values():
+                    if task.cancel_status is None:
+                        if task.deadline is not None and now >= task.deadline:
+                            task.cancel_status = "failed"
+                            task.cancel_sent = True
+                            cancels.append(
+                                (task.task_id, f"exceeded max_task_time={self.max_task_time}s")
+                            )
+                    elif not task.cancel_sent:  # marked by a failure under the lock
+                        task.cancel_sent = True
+                        cancels.append((task.task_id, f"the run is ending: {self._error}"))
                 while not self._shutdown and self.resources.can_acquire():
                     suggestion = self._next_suggestion(now)
                     if suggestion is None:
                         break
-                    launches.append(self._register(suggestion, now))
-                if not self._allow_new(now) and (not self._restarts or self._launches_stopped(now)):
+                    task = self._register(suggestion, now)
+                    if task is None:
+                        break
+                    launches.append((task, suggestion))
+                if not self._allow_new(now) and (not self.restarts or self._launches_stopped(now)):
                     if self.policy.exhausted and not self._exhausted_announced:
                         self._exhausted_announced = True
                         log.warning(
                             "search space exhausted after %d configs; no more new trials",
-                            self.num_configs_started,
+                            self.table.num_configs_started,
                         )
                     self._launching_done.set()
                 if (
                     self._launching_done.is_set()
-                    and not self._running
+                    and not self.table.running
                     and not launches
                     and not cancels
                 ):
                     return
-                pending_snapshot = None
-                if self.journal is not None and self.journal.wants_snapshot():
-                    pending_snapshot = self.journal.begin_snapshot(self.snapshot_state())
-                if not launches and not cancels and pending_snapshot is None:
+                if (
+                    self.journal is not None
+                    and not self._broken
+                    and self.snapshot_state is not None
+                    and self.journal.wants_snapshot()
+                ):
+                    self._begin_snapshot()
+                if not launches and not cancels:
                     self._cond.wait(self._wait_timeout(now))
-            for spec in launches:
-                self._launch(spec)
+                callback_due = self._callback_due()
+            for task, suggestion in launches:
+                self._launch(task, suggestion)
             for task_id, reason in cancels:
                 self._backend.cancel(task_id, reason)
-            if pending_snapshot is not None:
-                self.journal.finish_snapshot(pending_snapshot)
-            if self.journal is not None:
-                self.journal.sync()
-            self._call_callback(force=False)
+            self._sync_journal()
+            self._emit_failures()
+            self._update_bar()
+            if callback_due:
+                self._call_callback(force=False)
 
-    def _snapshot(self, force: bool) -> None:
-        if self.journal is None or self.snapshot_state is None:
+    def _begin_snapshot(self) -> None:
+        """Under the lock: capture the state at the current seq; the searcher adds its
+        own state after the events up to here; the writer serializes and writes it."""
+        journal = self.journal
+        try:
+            pending = journal.begin_snapshot(self.snapshot_state())
+        except OSError as exc:
+            self._journal_failed(exc, "snapshot")
             return
-        with self._lock:
-            if not force and not self.journal.wants_snapshot():
-                return
-            pending = self.journal.begin_snapshot(self.snapshot_state())
-        self.journal.finish_snapshot(pending)
+        operation = f"write the snapshot {journal.path!r}"
+
+        def write(searcher_state, pending=pending):
+            self.outputs.put(operation, journal.finish_snapshot, pending, searcher_state)
+
+        self.driver.with_state(write)
+
+    def snapshot_now(self, timeout: float = 60.0) -> None:
+        """Take a snapshot and wait until it is on disk (``scheduler.save()``)."""
+        if self.journal is None or self.snapshot_state is None:
+            raise RuntimeError("this run has no checkpoint to save a snapshot to")
+        with self._cond:
+            if self._broken:
+                raise self._error or CheckpointError("the run's files can no longer be written")
+            self._begin_snapshot()
+        if not self.outputs.drain(timeout):
+            raise CheckpointError(f"writing the snapshot did not finish within {timeout} s")
+        if self._broken and self._error is not None:
+            raise self._error
+
+    def _sync_journal(self) -> None:
+        if self.journal is None or self._broken:
+            return
+        try:
+            self.journal.sync()
+        except OSError as exc:
+            with self._cond:
+                self._journal_failed(exc, "fsync")
 
     def _wait_timeout(self, now: float) -> float:
         timeout = 1.0
-        deadlines = [
-            self._tasks[t].deadline for t in self._running if self._tasks[t].deadline is not None
-        ]
-        if deadlines:
-            timeout = min(timeout, max(0.0, min(deadlines) - now) + 0.001)
+        for task in self.table.running.values():
+            if task.deadline is not None and task.cancel_status is None:
+                timeout = min(timeout, max(0.0, task.deadline - now) + 0.001)
         if self.time_out is not None and not self._launching_done.is_set():
             timeout = min(timeout, max(0.0, self._start + self.time_out - now) + 0.001)
         if self.callback is not None and self._new_results:
             timeout = min(timeout, max(0.0, self._last_callback + self.callback_delta_secs - now))
         if self.journal is not None and self.journal.fsync_interval > 0:
             timeout = min(timeout, self.journal.fsync_interval)
+        if self.failures.has_lines():
+            timeout = 0.0
         return timeout
 
-    def _journal(self, event: dict) -> None:
-        if self.journal is not None:
-            self.journal.append(event)
-
-    # -- applying events (live and replay) -----------------------------------------
-    def _apply_start(self, task_id, suggestion, allocation, *, now=None):
-        if now is None:
-            now = time.monotonic()
-        self.next_task_id = max(self.next_task_id, task_id + 1)
-        if suggestion.new_config:
-            self.num_configs_started += 1
+    # -- live: registering and launching -------------------------------------------
+    def _register(self, suggestion: Suggestion, now: float) -> Task | None:
+        """Under the lock: journal and record the start; None if the journal failed."""
+        task_id = self.table.next_task_id
+        try:
+            self.journal_event(
+                {"type": "start", "task_id": task_id, "suggestion": suggestion.to_record()}
+            )
+        except OSError as exc:
+            self._journal_failed(exc, "start")
+            if suggestion.restart:
+                self.restarts.insert(0, suggestion)
+            return None
+        allocation = self.resources.acquire()
         deadline = None if self.max_task_time is None else now + self.max_task_time
-        task = _Task(task_id, suggestion, allocation, now, deadline, restart=suggestion.restart)
-        if suggestion.restart and suggestion.config_id in self._restart_state:
-            task.last_result, task.last_time = self._restart_state.pop(suggestion.config_id)
-        self._tasks[task_id] = task
-        self._running.add(task_id)
-        self.history.start_task(
+        task = self.table.start(
             task_id,
-            suggestion.config_id,
-            suggestion.config,
-            bracket=suggestion.bracket,
-            resume_from=suggestion.resume_from,
-            start_time=time.time(),
+            suggestion,
+            allocation=allocation,
+            now=now,
+            deadline=deadline,
+            wall_time=time.time(),
         )
-        self.policy.on_task_start(task_id, suggestion)
+        self._flush_feedback()
+        if not suggestion.new_config and not suggestion.restart:
+            self._num_promotions += 1
         return task
 
-    def _apply_report(self, task: _Task, result: dict, *, forced=None):
-        """Record one report; returns ``(decision, policy decision or None, row)``.
-
-        ``forced``: the decision to record (replay); otherwise it is computed here.
-        """
-        reward = result[self.reward_attr]
-        t = result.get(self.time_attr) if self.time_attr else None
-        resume_from = task.suggestion.resume_from
-        replay = resume_from is not None and t is not None and t <= resume_from
-        if task.suggestion.bracket is not None:
-            result["bracket"] = task.suggestion.bracket
-        policy_decision = None
-        if math.isnan(reward):
-            decision = Decision.STOP
-            task.pending_status = "diverged"
-            task.reason = f"reward_attr {self.reward_attr!r} is NaN at {self.time_attr}={t}"
-        elif replay:
-            decision = Decision.CONTINUE
-        else:
-            policy_decision = Decision(self.policy.on_report(task.task_id, result)).value
-            decision = Decision(policy_decision)
-            task.last_result = result
-            if t is not None:
-                task.last_time = t
-            if forced is None and (
-                decision == Decision.CONTINUE
-                and self.stop_jobs_after_time_out
-                and self.time_out is not None
-                and time.monotonic() - self._start >= self.time_out
-            ):
-                decision = Decision.STOP
-                task.reason = f"time_out={self.time_out}s reached"
-            if (
-                self.max_reward is not None
-                and (reward >= self.max_reward if self.mode == "max" else reward <= self.max_reward)
-                and not self._max_reward_reached
-            ):
-                self._max_reward_reached = True
-                self._cond.notify_all()
-        if forced is not None:
-            if Decision(forced) == Decision.STOP and decision != Decision.STOP:
-                task.reason = task.reason or f"time_out={self.time_out}s reached"
-            decision = Decision(forced)
-        if decision in _ENDED_BY_DECISION and task.pending_status is None:
-            task.pending_status = _ENDED_BY_DECISION[decision]
-        if decision == Decision.COMPLETE:
-            task.completed = True
-        row = self.history.add_report(task.task_id, result, decision=decision.value, replay=replay)
-        return decision.value, policy_decision, row
-
-    def _apply_end(self, task: _Task, status: str, reason, traceback) -> None:
-        task.ended = True
-        self._running.discard(task.task_id)
-        self.history.end_task(
-            task.task_id, status, reason=reason, traceback=traceback, end_time=time.time()
-        )
-        self.policy.on_task_end(task.task_id, status, task.last_result)
-
-    # -- live -------------------------------------------------------------------------
-    def _register(self, suggestion: Suggestion, now: float) -> TaskSpec:
-        allocation = self.resources.acquire()
-        task_id = self.next_task_id
-        self._journal(
-            {"type": "start", "task_id": task_id, "suggestion": _suggestion_record(suggestion)}
-        )
-        self._apply_start(task_id, suggestion, allocation, now=now)
-        checkpoint_dir = os.path.join(self.checkpoint_root, f"config_{suggestion.config_id}")
-        args = self.make_args(
-            self.train_fn,
-            suggestion.config,
-            task_id=task_id,
-            config_id=suggestion.config_id,
-            resume_from=suggestion.resume_from,
-            gpu_ids=list(allocation.gpu_ids),
-        )
-        return TaskSpec(
-            task_id=task_id,
-            args=args,
-            reward_attr=self.reward_attr,
-            time_attr=self.time_attr,
-            require_time=self.policy.require_time,
-            checkpoint_dir=checkpoint_dir,
-            gpu_ids=tuple(allocation.gpu_ids),
-        )
-
-    def _launch(self, spec: TaskSpec) -> None:
+    def _launch(self, task: Task, suggestion: Suggestion) -> None:
+        """Outside the lock: folders, the task's args, and the backend start."""
+        task_id = task.task_id
+        checkpoint_dir = self.folders.checkpoint_dir(suggestion.config_id)
+        log_dir = self.folders.task_dir(task_id)
         try:
+            os.makedirs(checkpoint_dir, exist_ok=True)
+        except OSError as exc:
+            self._output_failed(f"create the checkpoint folder {checkpoint_dir!r}", exc)
+            self.handle_end(task_id, TaskOutcome(CANCELLED, error=f"not started: {exc}"))
+            return
+        try:
+            args = self.make_args(
+                self.train_fn,
+                suggestion.config,
+                task_id=task_id,
+                config_id=suggestion.config_id,
+                resume_from=suggestion.resume_from,
+                gpu_ids=list(task.allocation.gpu_ids) if task.allocation is not None else [],
+            )
+            spec = TaskSpec(
+                task_id=task_id,
+                args=args,
+                reward_attr=self.reward_attr,
+                time_attr=self.time_attr,
+                require_time=self.policy.require_time,
+                checkpoint_dir=checkpoint_dir,
+                gpu_ids=tuple(task.allocation.gpu_ids) if task.allocation is not None else (),
+                log_dir=log_dir,
+            )
             self._backend.start(spec)
         except Exception as exc:  # noqa: BLE001 - a launch failure fails that task only
-            self.handle_end(spec.task_id, TaskOutcome(RAISED, error=f"launch failed: {exc!r}"))
+            self.handle_end(task_id, TaskOutcome(RAISED, error=f"launch failed: {exc!r}"))
 
+    # -- reports and ends (backend threads) -------------------------------------------
     def handle_report(self, task_id: int, result: dict) -> str:
         """Decide on one report; returns the decision string for the reporter.
 
@@ -620,21 +649,48 @@ class Runner:
         task never hears a decision that a crash could lose.
         """
         with self._cond:
-            task = self._tasks.get(task_id)
-            if task is None or task.ended or task.cancel_status is not None:
-                return Decision.STOP.value
-            decision, policy_decision, row = self._apply_report(task, result)
-            self._journal(
-                {
-                    "type": "report",
-                    "task_id": task_id,
-                    "result": result,
-                    "decision": decision,
-                    "policy": policy_decision,
-                }
+            task = self.table.tasks.get(task_id)
+            if task is None or task.ended or task.cancel_status is not None or self._broken:
+                return _STOP
+            stop_reason = None
+            if (
+                self.stop_jobs_after_time_out
+                and self.time_out is not None
+                and time.monotonic() - self._start >= self.time_out
+            ):
+                stop_reason = f"time_out={self.time_out}s reached"
+            decision, policy_decision, row = self.table.report(
+                task, result, stop_reason=stop_reason
             )
+            self._flush_feedback()
+            if (
+                self.max_reward is not None
+                and policy_decision is not None
+                and not self.max_reward_reached
+                and self._reaches_max_reward(result[self.reward_attr])
+            ):
+                self.max_reward_reached = True
+                self._cond.notify_all()
+            try:
+                self.journal_event(
+                    {
+                        "type": "report",
+                        "task_id": task_id,
+                        "result": result,
+                        "decision": decision,
+                        "policy": policy_decision,
+                    }
+                )
+            except OSError as exc:
+                self._journal_failed(exc, "report")
+                return _STOP
             if self.writer is not None:
-                self.writer.write(row, task.suggestion.config)
+                self.outputs.put(
+                    f"write a results row to {self.writer.describe()}",
+                    self.writer.write,
+                    row,
+                    task.suggestion.config,
+                )
             self._new_results = True
             if self.callback is not None and (
                 time.monotonic() - self._last_callback >= self.callback_delta_secs
@@ -642,73 +698,133 @@ class Runner:
                 self._cond.notify_all()
         return decision
 
-    def handle_end(self, task_id: int, outcome: TaskOutcome) -> None:
-        """Record how a task ended; free its resources; wake the loop."""
+    def handle_running(self, task_id: int) -> None:
+        """The backend says the task's code began (after a spawn or a placement):
+        ``max_task_time`` counts from now."""
+        if self.max_task_time is None:
+            return
         with self._cond:
-            task = self._tasks.get(task_id)
+            task = self.table.tasks.get(task_id)
+            if task is not None and not task.ended and task.cancel_status is None:
+                task.deadline = time.monotonic() + self.max_task_time
+
+    def _reaches_max_reward(self, reward: float) -> bool:
+        if self.mode == "max":
+            return reward >= self.max_reward
+        return reward <= self.max_reward
+
+    def handle_end(self, task_id: int, outcome: TaskOutcome) -> None:
+        """Record how a task ended; free its resources; wake the loop. The end is
+        applied even when journaling it fails (the run then ends)."""
+        with self._cond:
+            task = self.table.tasks.get(task_id)
             if task is None or task.ended:
                 return
-            traceback = None
-            if outcome.kind == CANCELLED and task.cancel_status is not None:
-                status, reason = task.cancel_status, outcome.error
-            elif task.pending_status is not None:
-                status, reason = task.pending_status, task.reason
-            elif outcome.kind == RAISED:
-                status, reason, traceback = "failed", outcome.error, outcome.traceback
-            elif outcome.kind in (DIED, CANCELLED):
-                status, reason = "failed", outcome.error
-            elif task.completed:
-                status, reason = "completed", None
-            elif outcome.kind == RETURNED and outcome.num_reports == 0 and task.last_result is None:
-                # (a restarted task whose earlier run had reported everything may
-                # legitimately have nothing left to report)
-                status, reason = "failed", "train_fn returned without reporting any result"
-            else:  # returned normally, or TaskStopped raised by the reporter itself
-                status, reason = "completed", None
-            if status != "interrupted":
-                self._journal(
-                    {
-                        "type": "end",
-                        "task_id": task_id,
-                        "status": status,
-                        "reason": reason,
-                        "traceback": traceback,
-                    }
-                )
-            self._apply_end(task, status, reason, traceback)
-            if task.allocation is not None:
-                self.resources.release(task.allocation)
-            if self._bar is not None:
-                self._update_bar(task)
-            self._cond.notify_all()
+            status, reason, traceback = self._end_status(task, outcome)
+            try:
+                if status != "interrupted":
+                    self.journal_event(
+                        {
+                            "type": "end",
+                            "task_id": task_id,
+                            "status": status,
+                            "reason": reason,
+                            "traceback": traceback,
+                        }
+                    )
+            except OSError as exc:
+                self._journal_failed(exc, "end")
+            finally:
+                try:
+                    self.table.end(task, status, reason, traceback, time.time())
+                    self._flush_feedback()
+                finally:
+                    if task.allocation is not None:
+                        self.resources.release(task.allocation)
+                    if task.suggestion.new_config:
+                        self._configs_done += 1
+                    stop = self.failures.record(
+                        task_id, task.suggestion.config_id, status, reason, traceback
+                    )
+                    self._cond.notify_all()
+        if stop is not None:
+            self._fail(stop, status="stopped")
 
-    def _update_bar(self, task: _Task) -> None:
-        # The bar counts configs (num_trials counts configs): a config's first task
-        # ending advances it; promotions show in the postfix.
-        if task.suggestion.new_config:
-            self._bar.update(1)
-        else:
-            self._num_promotions_done += 1
-        postfix = {}
-        best = self.history.best_reward()
-        if best is not None:
-            postfix["best"] = f"{best:.4g}"
-        if self._num_promotions_done:
-            postfix["promoted"] = self._num_promotions_done
-        self._bar.set_postfix(postfix, refresh=False)
+    def _end_status(self, task: Task, outcome: TaskOutcome) -> tuple[str, str | None, str | None]:
+        traceback = None
+        if outcome.kind == CANCELLED and task.cancel_status is not None:
+            status, reason = task.cancel_status, outcome.error
+        elif task.pending_status is not None:
+            status, reason = task.pending_status, task.reason
+        elif outcome.kind == RAISED:
+            status, reason, traceback = "failed", outcome.error, outcome.traceback
+        elif outcome.kind in (DIED, CANCELLED):
+            status, reason = "failed", outcome.error
+        elif task.completed:
+            status, reason = "completed", None
+        elif outcome.kind == RETURNED and outcome.num_reports == 0 and task.last_result is None:
+            # (a restarted task whose earlier run had reported everything may
+            # legitimately have nothing left to report)
+            status, reason = "failed", "train_fn returned without reporting any result"
+        else:  # returned normally, or TaskStopped raised by the reporter itself
+            status, reason = "completed", None
+        if self._broken and status != "interrupted":
+            # its end cannot be journaled: for the durable record the task is in
+            # flight, and a resume starts its config again; say the same here
+            status = "interrupted"
+        return status, reason, traceback
+
+    # -- visibility ------------------------------------------------------------------
+    def _emit_failures(self) -> None:
+        with self._cond:
+            lines = self.failures.take_lines()
+        for line in lines:
+            log.warning("%s", line)
+
+    def _update_bar(self) -> None:
+        if self._bar is None:
+            return
+        with self._cond:
+            counters = (
+                self._configs_done,
+                self.history.best_reward(),
+                self._num_promotions,
+                self.failures.num_failed,
+            )
+        self._bar.update(*counters)
 
     # -- callbacks -----------------------------------------------------------------
+    def _callback_due(self) -> bool:
+        return (
+            self.callback is not None
+            and self._new_results
+            and time.monotonic() - self._last_callback >= self.callback_delta_secs
+        )
+
     def _call_callback(self, force: bool) -> None:
         if self.callback is None:
             return
-        now = time.monotonic()
-        if not self._new_results or (
-            not force and now - self._last_callback < self.callback_delta_secs
-        ):
-            return
-        self._new_results = False
-        self._last_callback = now
+        with self._cond:
+            now = time.monotonic()
+            if not self._new_results or (
+                not force and now - self._last_callback < self.callback_delta_secs
+            ):
+                return
+            self._new_results = False
+            self._last_callback = now
+            history = {k: list(v) for k, v in self.history.training_history.items()}
         try:
-            self.callback(self.history.training_history, self._start_wall)
+            self.callback(history, self._start_wall)
         except Exception:
             log.exception("training_history_callback raised; the run goes on")
+
+    # -- reads from other threads ------------------------------------------------------
+    @property
+    def lock(self) -> threading.Lock:
+        """The runtime's lock, for consistent reads while the run goes on."""
+        return self._lock
+
+    def _check(self) -> None:
+        """Raise AssertionError if the runtime's bookkeeping is inconsistent (tests)."""
+        with self._cond:
+            self.table._check()

@@ -21,16 +21,12 @@ class FIFOPolicy(SearcherPolicy):
         self.time_attr = time_attr
         self._configs: dict[int, dict] = {}  # task_id -> config of running tasks
 
-    def suggest(self, allow_new: bool) -> Suggestion | None:
-        drawn = self._draw_config() if allow_new else None
-        if drawn is None:
-            return None
-        config_id, config = drawn
-        return Suggestion(config=config, config_id=config_id)
+    def add_config(self, config: dict) -> Suggestion:
+        return Suggestion(config=dict(config), config_id=self._number())
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         self._configs[task_id] = suggestion.config
-        self.searcher.register_pending(suggestion.config)
+        self._tell("register_pending", suggestion.config)
 
     def on_report(self, task_id: int, result: dict) -> Decision:
         return Decision.CONTINUE
@@ -40,10 +36,10 @@ class FIFOPolicy(SearcherPolicy):
         if config is None or status == "interrupted":
             return  # interrupted: the runtime starts the config again
         if status in ("failed", "diverged") or last_result is None:
-            self.searcher.evaluation_failed(config)
+            self._tell("evaluation_failed", config)
         else:
             result = {k: v for k, v in last_result.items() if k != self.reward_attr}
-            self.searcher.update(config, last_result[self.reward_attr], **result)
+            self._tell("update", config, last_result[self.reward_attr], **result)
 
     def state_dict(self) -> dict:
         return {

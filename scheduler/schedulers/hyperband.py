@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from scheduler import kernels as _kernels
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
+from scheduler.schedulers.rung_systems import RUNG_SYSTEMS, RungSystem
 
 __all__ = ["RUNG_SYSTEMS", "SEARCHER_DATA", "HyperbandPolicy"]
 
-#: rung system registry, picked by ``type``
-RUNG_SYSTEMS = {"stopping": "StoppingRungs", "promotion": "PromotionRungs"}
 SEARCHER_DATA = ("rungs", "all", "rungs_and_last")
 
 
@@ -68,7 +67,7 @@ class HyperbandPolicy(SearcherPolicy):
         mode: str = "max",
     ):
         if type not in RUNG_SYSTEMS:
-            raise ValueError(f"type must be 'stopping' or 'promotion', got {type!r}")
+            raise ValueError(f"type must be one of {sorted(RUNG_SYSTEMS)}, got {type!r}")
         if searcher_data not in SEARCHER_DATA:
             raise ValueError(
                 f"searcher_data must be one of {list(SEARCHER_DATA)}, got {searcher_data!r}"
@@ -98,27 +97,27 @@ class HyperbandPolicy(SearcherPolicy):
         self._last_unsent: dict[int, dict] = {}  # task_id -> last report not given to searcher
 
     # -- rung systems ------------------------------------------------------------------
-    def _new_system(self, first: int):
+    def _new_system(self, first: int) -> RungSystem | None:
         levels, quantiles = self.levels[first:], self.quantiles[first:]
         if not levels:
             return None  # the full-budget bracket: no rungs, tasks run to max_t
-        if self.type == "stopping":
-            return _kernels.StoppingRungs(levels, quantiles, self.mode)
-        return _kernels.PromotionRungs(levels, quantiles, self.max_t, self.mode)
+        return RUNG_SYSTEMS[self.type].create(levels, quantiles, self.max_t, self.mode)
 
-    def _make_systems(self) -> list:
+    def _make_systems(self) -> list[RungSystem | None]:
         if self.rung_system_per_bracket:
             return [self._new_system(s) for s in range(self.num_brackets)]
         return [self._new_system(0)]
 
-    def _system(self, bracket: int):
+    def _system(self, bracket: int) -> tuple[RungSystem | None, int]:
         """(rung system, skip_rungs) for a bracket."""
         if self.rung_system_per_bracket:
             return self.systems[bracket], 0
         return self.systems[0], bracket
 
     # -- Policy ------------------------------------------------------------------------
-    def _promotion(self) -> Suggestion | None:
+    def promote(self) -> Suggestion | None:
+        """The best promotable config of the highest rung that has one (DESIGN.md
+        section 4), scanning the systems in order; None for stopping-type Hyperband."""
         for system in self.systems:
             if system is None:
                 continue
@@ -138,47 +137,33 @@ class HyperbandPolicy(SearcherPolicy):
                 )
         return None
 
-    def suggest(self, allow_new: bool) -> Suggestion | None:
-        if self.type == "promotion":
-            promotion = self._promotion()
-            if promotion is not None:
-                return promotion
-        drawn = self._draw_config() if allow_new else None
-        if drawn is None:
-            return None
-        config_id, config = drawn
+    def add_config(self, config: dict) -> Suggestion:
+        config_id = self._number()
         bracket = int(self.sampler.sample())
         self.configs[config_id] = dict(config)
         self.brackets[config_id] = bracket
-        if self.type == "promotion":
-            system, skip = self._system(bracket)
-            if system is not None:
-                system.add(config_id, skip)
+        system, skip = self._system(bracket)
+        if system is not None:
+            system.add(config_id, skip)
         return Suggestion(config=dict(config), config_id=config_id, bracket=bracket)
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         self._tasks[task_id] = suggestion.config_id
         if suggestion.new_config:
-            self.searcher.register_pending(suggestion.config)
+            self._tell("register_pending", suggestion.config)
 
     def on_report(self, task_id: int, result: dict) -> Decision:
         config_id = self._tasks[task_id]
         t = int(result[self.time_attr])
         reward = float(result[self.reward_attr])
         system, skip = self._system(self.brackets[config_id])
-        if system is None:
-            go = True
-        elif self.type == "stopping":
-            # keyed by config: a config restarted after a crash is not recorded twice
-            go = system.on_report(config_id, t, reward, skip)
-        else:
-            go = system.on_report(config_id, t, reward)
+        go = True if system is None else system.on_report(config_id, t, reward, skip)
         if t >= self.max_t:
             decision = Decision.COMPLETE
         elif go:
             decision = Decision.CONTINUE
         else:
-            decision = Decision.STOP if self.type == "stopping" else Decision.PAUSE
+            decision = Decision(system.fail_decision)
         at_rung = t in self._level_set or t >= self.max_t
         if self.searcher_data == "all" or at_rung:
             self._update_searcher(config_id, result)
@@ -189,7 +174,7 @@ class HyperbandPolicy(SearcherPolicy):
 
     def _update_searcher(self, config_id: int, result: dict) -> None:
         rest = {k: v for k, v in result.items() if k != self.reward_attr}
-        self.searcher.update(self.configs[config_id], result[self.reward_attr], **rest)
+        self._tell("update", self.configs[config_id], result[self.reward_attr], **rest)
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         config_id = self._tasks.pop(task_id, None)
@@ -200,7 +185,7 @@ class HyperbandPolicy(SearcherPolicy):
             return  # the runtime starts the config again
         if status in ("failed", "diverged"):
             self._dead.add(config_id)
-            self.searcher.evaluation_failed(self.configs[config_id])
+            self._tell("evaluation_failed", self.configs[config_id])
         elif pending is not None:
             self._update_searcher(config_id, pending)
 
@@ -232,8 +217,13 @@ class HyperbandPolicy(SearcherPolicy):
         self._tasks = {int(t): int(c) for t, c in state["running"]}
         self._last_unsent = {int(t): dict(r) for t, r in state["unsent"]}
         self.sampler = type(self.sampler).from_state_dict(state["sampler"])
-        kinds = [type(s) for s in self.systems]
-        self.systems = [
-            None if d is None else kind.from_state_dict(d)
-            for kind, d in zip(kinds, state["systems"])
-        ]
+        if len(state["systems"]) != len(self.systems):
+            raise ValueError(
+                f"state has {len(state['systems'])} rung systems, this scheduler has "
+                f"{len(self.systems)}"
+            )
+        for system, saved in zip(self.systems, state["systems"]):
+            if (system is None) != (saved is None):
+                raise ValueError("state's rung systems do not match this scheduler's brackets")
+            if system is not None:
+                system.load_state_dict(saved)

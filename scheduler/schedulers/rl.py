@@ -22,8 +22,11 @@ answered ``CONTINUE``. Configs are sampled with
 replacement: the controller may propose a config again (it is learning which to
 prefer), so the policy is never exhausted.
 
-Pure: no threads, no I/O. ``suggest`` returns None while the policy waits for trials
-to end; the runtime asks again after the next task end.
+Pure: no threads, no I/O. The runtime draws configs from the controller (it is the
+policy's searcher) while :meth:`RLPolicy.wants_new` says so, and delivers the learning
+steps the policy queues (``learn``) on the searcher's thread; ``wants_new`` is False
+while the policy waits for trials to end, and the runtime asks again after the next
+task end.
 """
 
 from __future__ import annotations
@@ -128,7 +131,9 @@ class RLPolicy(Policy):
             or num_trials < 1
         ):
             raise ValueError(f"num_trials must be a positive integer or None, got {num_trials!r}")
+        super().__init__()
         self.controller = controller
+        self.searcher = controller
         self.reward_attr = reward_attr
         self.mode = mode
         self.batch_size = int(batch_size)
@@ -164,27 +169,39 @@ class RLPolicy(Policy):
     def _budget_used(self) -> bool:
         return self.num_trials is not None and self.num_sampled >= self.num_trials
 
-    def suggest(self, allow_new: bool) -> Suggestion | None:
-        if not allow_new or self._budget_used():
-            if self.sync and self._batch:
-                self._batch_closed = True
-                self._maybe_learn_batch()
-            return None
+    @property
+    def deterministic_replay(self) -> bool:
+        # Sync batches draw only after the last batch was learned from (the driver makes
+        # the calls in order): the draws are a function of the events. Async steps
+        # interleave with draws as trials happen to end.
+        return self.sync
+
+    def wants_new(self) -> bool:
+        if self._budget_used():
+            self.close_new()
+            return False
         if self.sync:
-            if self._batch_closed or len(self._batch) >= self.batch_size:
-                return None  # wait for the batch to end and be learned from
-        elif self.num_in_flight >= self.batch_size:
-            return None
-        actions = self.controller.sample()
+            # wait for the batch to end and be learned from
+            return not self._batch_closed and len(self._batch) < self.batch_size
+        return self.num_in_flight < self.batch_size
+
+    def close_new(self) -> None:
+        if self.sync and self._batch:
+            self._batch_closed = True
+            self._maybe_learn_batch()
+
+    def searcher_exhausted(self) -> None:
+        raise RuntimeError("the RL controller samples with replacement: it cannot run out")
+
+    def add_config(self, config: dict) -> Suggestion:
+        actions = self.controller.actions_from_config(config)
         sample = _Sample(self._next_config_id, actions)
         self._next_config_id += 1
         self.num_sampled += 1
         self._samples[sample.config_id] = sample
         if self.sync:
             self._batch.append(sample.config_id)
-        return Suggestion(
-            config=self.controller.config_from_actions(actions), config_id=sample.config_id
-        )
+        return Suggestion(config=dict(config), config_id=sample.config_id)
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         sample = self._samples.get(suggestion.config_id)
@@ -220,7 +237,7 @@ class RLPolicy(Policy):
         else:
             del self._samples[config_id]
             if reward is not None:
-                self.controller.update([sample.actions], [reward])
+                self._tell("learn", [sample.actions], [reward])
 
     def _reward(self, status: str, last_result: dict | None) -> float | None:
         if status in ("failed", "diverged") or last_result is None:
@@ -243,7 +260,7 @@ class RLPolicy(Policy):
             return
         rewarded = [s for s in batch if s.state == _REWARDED]
         if rewarded:
-            self.controller.update([s.actions for s in rewarded], [s.reward for s in rewarded])
+            self._tell("learn", [s.actions for s in rewarded], [s.reward for s in rewarded])
         for config_id in self._batch:
             del self._samples[config_id]
         self._batch = []
@@ -270,7 +287,6 @@ class RLPolicy(Policy):
             "samples": [s.to_json() for s in self._samples.values()],
             "batch": list(self._batch),
             "batch_closed": self._batch_closed,
-            "controller": self.controller.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -286,7 +302,6 @@ class RLPolicy(Policy):
                     f"cannot load RL policy state: {field} must be {value!r}, "
                     f"got {state.get(field)!r}"
                 )
-        self.controller.load_state_dict(state["controller"])
         self._clear()
         self._next_config_id = int(state["next_config_id"])
         self.num_sampled = int(state["num_sampled"])

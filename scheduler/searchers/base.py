@@ -57,7 +57,21 @@ class BaseSearcher:
     :meth:`_load_extra_state` if they keep more state. A config is *seen* once it was
     proposed, registered as pending, updated or failed; searchers never propose a seen
     config again. Configs are compared by :meth:`SearchSpace.config_key`.
+
+    The runtime drives a searcher from one thread at a time, never concurrently.
+    ``inline_calls = True`` (cheap searchers: every call takes microseconds) lets it call
+    the searcher under its lock, in the order of events; a model-based searcher sets it
+    False and gets its calls on a thread of its own. ``deterministic_replay = True``
+    says the next config is a pure function of the calls so far (and the seed), so a
+    resumed run replays the journal by calling :meth:`get_config` again; a searcher
+    whose proposals depend on timing (model fits) sets it False and is told the
+    journaled configs instead.
     """
+
+    #: calls are cheap enough to be made under the runtime's lock
+    inline_calls: bool = True
+    #: get_config's results depend only on the seed and the calls so far
+    deterministic_replay: bool = True
 
     def __init__(
         self,

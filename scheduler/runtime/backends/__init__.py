@@ -17,12 +17,13 @@ BACKENDS = {
 }
 
 
-def make_backend(name: str, train_fn, on_report: OnReport, on_end: OnEnd) -> Backend:
-    """Build a backend by name (a key of :data:`BACKENDS`)."""
+def make_backend(name: str, train_fn, on_report: OnReport, on_end: OnEnd, **options) -> Backend:
+    """Build a backend by name (a key of :data:`BACKENDS`); ``options`` are passed to
+    its constructor (e.g. a Ray address)."""
     import importlib
 
     target = BACKENDS.get(name)
     if target is None:
         raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {name!r}")
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(train_fn, on_report, on_end)
+    return getattr(importlib.import_module(module), cls)(train_fn, on_report, on_end, **options)

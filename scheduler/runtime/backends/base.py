@@ -48,6 +48,10 @@ class TaskOutcome:
     return_value: object = field(default=None, repr=False)
 
 
+def _ignore(task_id: int) -> None:
+    return None
+
+
 OnReport = Callable[[int, dict], str]
 OnEnd = Callable[[int, TaskOutcome], None]
 
@@ -63,6 +67,10 @@ class Backend(abc.ABC):
         self.train_fn = train_fn
         self.on_report = on_report
         self.on_end = on_end
+        #: ``on_running(task_id)``: a backend that starts tasks asynchronously (a worker
+        #: to spawn, an actor to place) calls it when the task's code begins, so that
+        #: ``max_task_time`` counts the task's own time (set by the runtime)
+        self.on_running: Callable[[int], None] = _ignore
 
     @abc.abstractmethod
     def prepare(self, max_concurrency: int) -> None:

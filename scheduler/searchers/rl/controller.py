@@ -274,6 +274,27 @@ class RLController:
 
     # -- sampling ----------------------------------------------------------------
 
+    #: the runtime drives the controller as a searcher: learning steps take about a
+    #: millisecond, so they run off the runtime's lock; proposals depend on what was
+    #: learned when, so a resumed run is told the journaled configs
+    inline_calls = False
+    deterministic_replay = False
+
+    def get_config(self, **kwargs: Any) -> dict[str, Any]:
+        """Sample a config (the searcher interface; never None: with replacement)."""
+        return self.config_from_actions(self.sample())
+
+    def learn(self, actions_batch: Sequence[Sequence[int]], rewards: Sequence[float]) -> float:
+        """One REINFORCE step on a batch (what :class:`RLPolicy` queues); see
+        :meth:`update`."""
+        return self.update(actions_batch, rewards)
+
+    def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
+        """Nothing to do: the controller learns from finished trials only."""
+
+    def evaluation_failed(self, config: Mapping[str, Any], **kwargs: Any) -> None:
+        """Nothing to do: a failed trial gives no gradient."""
+
     def sample(self) -> list[int]:
         """Draw one config's actions from the current policy (one uniform draw per
         decision, from :attr:`rng`). ``config_from_actions`` gives the config."""
