@@ -16,13 +16,22 @@ sleep), and a process round trip also pays the kernel's wake-up of the driver's 
 thread (about 180 us for a bare socket ping-pong after 10 ms idle), so the round trip
 grows with the epoch length although the work per report does not.
 
-Run: ``python bench/overhead.py`` (full: 2,000 trials) or ``--smoke`` (CI).
+``--lock`` measures the lock discipline instead (issue 9): the time each
+``handle_report`` holds the runtime (p50 / p99 / max, timed around the call) and the
+report round trip seen by the trial (p50 / p99), thread backend, no sleep, for FIFO
+without output files, FIFO with ``output_dir`` and reports that bring a new key every
+100 reports (each widens ``results.csv``: the writer thread rewrites it), and the RL
+scheduler (its REINFORCE updates run on the searcher thread).
+
+Run: ``python bench/overhead.py`` (full: 2,000 trials) or ``--smoke`` (CI);
+``python bench/overhead.py --lock`` for the lock table.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 
 import scheduler as sch
@@ -88,15 +97,115 @@ def run_one(backend: str, epoch_ms: float, trials: int, workers: int = 2) -> dic
     }
 
 
+_REPORT_COUNTER = [0]
+
+
+@sch.args(x=sch.space.Real(0.0, 1.0), widen=False)
+def lock_fn(args, reporter):
+    round_trips = []
+    for epoch in range(1, REPORTS + 1):
+        extra = {}
+        if args.widen:
+            _REPORT_COUNTER[0] += 1
+            extra[f"metric_{_REPORT_COUNTER[0] // 100}"] = epoch
+        t0 = time.perf_counter()
+        reporter(
+            epoch=epoch,
+            accuracy=args.x * epoch,
+            rt_prev=round_trips[-1] if round_trips else None,
+            **extra,
+        )
+        round_trips.append(time.perf_counter() - t0)
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p99, ordered[-1]
+
+
+def run_lock_case(case: str, trials: int, workers: int = 2) -> dict:
+    common = dict(
+        resource={"num_cpus": 1, "num_gpus": 0},
+        total_resources={"num_cpus": workers, "num_gpus": 0},
+        num_trials=trials,
+        reward_attr="accuracy",
+        time_attr="epoch",
+        backend="thread",
+        progress=False,
+    )
+    out = tempfile.TemporaryDirectory(prefix="bench-lock-") if case == "output_dir" else None
+    if case == "rl":
+        s = sch.RLScheduler(lock_fn, controller_batch_size=workers, **common)
+    else:
+        s = sch.FIFOScheduler(
+            lock_fn,
+            args={"widen": case == "output_dir"},
+            output_dir=None if out is None else out.name,
+            **common,
+        )
+    held: list[float] = []
+    inner = s._runner.handle_report
+
+    def timed(task_id, result):
+        t0 = time.perf_counter()
+        decision = inner(task_id, result)
+        held.append(time.perf_counter() - t0)
+        return decision
+
+    s._runner.handle_report = timed  # the backend is built at run() with this one
+    t0 = time.perf_counter()
+    s.run()
+    s.join_jobs()
+    wall = time.perf_counter() - t0
+    rows = [r for rows in s.training_history.values() for r in rows]
+    round_trips = [r["rt_prev"] for r in rows if r.get("rt_prev") is not None]
+    depth = s._runner.outputs.max_depth
+    if out is not None:
+        out.cleanup()
+    return {
+        "case": case,
+        "reports": len(held),
+        "held": _percentiles(held),
+        "round_trip": _percentiles(round_trips),
+        "wall_s": wall,
+        "queue": depth,
+    }
+
+
+def lock_table(trials: int) -> None:
+    print(f"lock discipline: {trials} trials x {REPORTS} reports, thread backend, 2 workers")
+    print(
+        "| case | reports | handle_report p50 / p99 / max | round trip p50 / p99 "
+        "| writer queue max | wall |"
+    )
+    print("|---|--:|--:|--:|--:|--:|")
+    run_lock_case("plain", 20)  # warm-up
+    for case in ("plain", "output_dir", "rl"):
+        r = run_lock_case(case, trials)
+        h50, h99, hmax = (1e6 * v for v in r["held"])
+        t50, t99, _ = (1e6 * v for v in r["round_trip"])
+        print(
+            f"| {case} | {r['reports']} | {h50:.1f} / {h99:.1f} / {hmax:.0f} us "
+            f"| {t50:.1f} / {t99:.1f} us | {r['queue']} | {r['wall_s']:.1f} s |",
+            flush=True,
+        )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--epoch-ms", type=float, nargs="+", default=[0.0, 1.0, 10.0])
     parser.add_argument("--backends", nargs="+", default=["thread", "process"])
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI")
+    parser.add_argument("--lock", action="store_true", help="the lock-discipline table")
     options = parser.parse_args(argv)
     if options.smoke:
         options.trials = 20
+    if options.lock or options.smoke:
+        lock_table(options.trials)
+        if options.lock:
+            return
     print(f"{options.trials} trials x {REPORTS} reports, 2 workers")
     header = (
         f"| {'backend':8} | {'epoch':>6} | {'launch (median)':>15} | "

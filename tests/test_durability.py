@@ -628,6 +628,135 @@ def test_corrupt_middle_line_is_an_error_naming_file_and_line(killed_run, tmp_pa
         wl.make_scheduler("promotion", str(ckpt), seed=3, resume=True)
 
 
+def _lines(segment: Path) -> list[bytes]:
+    return segment.read_bytes().split(b"\n")
+
+
+def _damage_line(line: bytes, edit) -> bytes:
+    """Re-encode a journal line after ``edit(record)`` (a valid checksum: the damage is
+    in the content, so that the type checks have to find it)."""
+    from scheduler.durability.journal import encode_line
+
+    record = json.loads(line)
+    record.pop("crc")
+    edit(record)
+    return encode_line(record).rstrip(b"\n")
+
+
+def _report_index(lines: list[bytes]) -> int:
+    return next(i for i, line in enumerate(lines) if b'"type":"report"' in line and i > 3)
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("cut", r"is damaged at line \d+"),
+        ("gap", r"line \d+: event seq \d+ where \d+ was expected"),
+        ("checksum", r"is damaged at line \d+: checksum mismatch"),
+        ("bytes", r"is damaged at line \d+"),
+        ("epoch_as_text", r"line \d+: field 'result.epoch' must be an integer >= 1"),
+        ("decision", r"line \d+: field 'decision' must be one of"),
+        ("task_id", r"line \d+: field 'task_id' must be an integer >= 0"),
+        ("status", r"line \d+: field 'status' must be one of"),
+    ],
+)
+def test_a_damaged_journal_is_an_error_naming_file_line_and_field(
+    killed_run, tmp_path, damage, match
+):
+    ckpt = _copy_checkpoint(killed_run, tmp_path / "c")
+    segment = _segment(ckpt)
+    lines = _lines(segment)
+    i = _report_index(lines)
+    if damage == "cut":  # a segment cut in the middle of a line, then more lines
+        lines[i] = lines[i][: len(lines[i]) // 2]
+    elif damage == "gap":
+        del lines[i]
+    elif damage == "checksum":
+        lines[i] = lines[i].replace(b'"decision":"', b'"decision": "', 1)
+    elif damage == "bytes":
+        lines[i] = lines[i][:10] + bytes(range(128, 160)) + lines[i][10:]
+    elif damage == "epoch_as_text":
+        lines[i] = _damage_line(
+            lines[i], lambda r: r["result"].update(epoch=str(r["result"]["epoch"]))
+        )
+    elif damage == "decision":
+        lines[i] = _damage_line(lines[i], lambda r: r.update(decision="maybe"))
+    elif damage == "task_id":
+        lines[i] = _damage_line(lines[i], lambda r: r.update(task_id=-1))
+    elif damage == "status":
+        j = next(k for k, line in enumerate(lines) if b'"type":"end"' in line)
+        lines[j] = _damage_line(lines[j], lambda r: r.update(status="done"))
+    segment.write_bytes(b"\n".join(lines))
+    with pytest.raises(JournalError, match=rf"{segment.name}.*{match}"):
+        wl.make_scheduler("promotion", str(ckpt), seed=3, resume=True)
+
+
+@pytest.fixture(scope="module")
+def snapshotted_run(tmp_path_factory):
+    """A promotion run killed after a snapshot: snapshot plus journal segment."""
+    run = tmp_path_factory.mktemp("snapshotted")
+    proc = _spawn("promotion", run, 5, resume=False, kill_at="ack:30", snapshot_every=10)
+    proc.communicate(timeout=CHILD_TIMEOUT)
+    assert proc.returncode == -signal.SIGKILL
+    assert (run / "ckpt.json").exists()
+    return run
+
+
+def test_a_deleted_journal_folder_beside_a_snapshot_is_an_error(snapshotted_run, tmp_path):
+    ckpt = _copy_checkpoint(snapshotted_run, tmp_path / "c")
+    shutil.rmtree(ckpt.parent / "ckpt.json.journal")
+    with pytest.raises(JournalError, match=r"journal folder .* is missing but snapshot"):
+        wl.make_scheduler("promotion", str(ckpt), seed=5, resume=True)
+
+
+def test_a_missing_segment_after_the_snapshot_is_an_error(snapshotted_run, tmp_path):
+    ckpt = _copy_checkpoint(snapshotted_run, tmp_path / "c")
+    for segment in (ckpt.parent / "ckpt.json.journal").iterdir():
+        segment.unlink()
+    with pytest.raises(JournalError, match=r"journal segment .* is missing: snapshot"):
+        wl.make_scheduler("promotion", str(ckpt), seed=5, resume=True)
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("bytes", r"snapshot .*ckpt\.json.* is not valid JSON"),
+        ("format", r"is not a scheduler checkpoint of format"),
+        ("seq", r"snapshot .*: field 'seq' must be int"),
+        ("wrong_type", r"snapshot .* cannot be loaded"),
+    ],
+)
+def test_a_damaged_snapshot_is_an_error_naming_the_file(snapshotted_run, tmp_path, damage, match):
+    ckpt = _copy_checkpoint(snapshotted_run, tmp_path / "c")
+    text = ckpt.read_text()
+    if damage == "bytes":
+        ckpt.write_bytes(os.urandom(64) + text.encode()[64:])
+    else:
+        state = json.loads(text)
+        if damage == "format":
+            state["journal_format"] = 99
+        elif damage == "seq":
+            state["seq"] = "12"
+        else:
+            state["runner"]["next_task_id"] = "many"
+        ckpt.write_text(json.dumps(state))
+    with pytest.raises(JournalError, match=match):
+        wl.make_scheduler("promotion", str(ckpt), seed=5, resume=True)
+
+
+@pytest.mark.filterwarnings("ignore:resuming")
+def test_resume_after_a_snapshot_keeps_results_and_history_in_agreement(snapshotted_run, tmp_path):
+    shutil.copytree(snapshotted_run, tmp_path / "r", symlinks=True)
+    run = tmp_path / "r"
+    proc = _spawn("promotion", run, 5, resume=True)
+    _out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 0, err[-2000:]
+    s = resume_here("promotion", 5, run / "ckpt.json")
+    rows = s.history.rows()
+    files = read_jsonl(run / "out" / "latest" / JSONL)
+    assert [(r["task_id"], r["epoch"]) for r in files] == [(r["task_id"], r["epoch"]) for r in rows]
+
+
 @sch.args(x=sch.space.Real(0.0, 2.0), width=sch.space.Int(1, 4), epochs=wl.MAX_T)
 def wider_fn(args, reporter):
     wl.train_fn(args, reporter)

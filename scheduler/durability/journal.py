@@ -181,6 +181,8 @@ def _read_segment(file: str, *, is_last: bool, settings: dict) -> tuple[list[dic
             reward_attr=settings.get("reward_attr"),
             time_attr=settings.get("time_attr"),
         )
+        if event["type"] == "header" and not settings:
+            settings.update(event.get("settings") or {})  # checks the lines after it
         events.append(event)
     return events, None
 
@@ -212,7 +214,7 @@ def recover(path: str) -> Recovery:
             f"journal {segments[0][1]!r} starts at seq {segments[0][0]} but there is no "
             f"snapshot {path!r} covering the events before it"
         )
-    settings = (header or {}).get("settings", {})
+    settings = dict((header or {}).get("settings") or {})
     events: list[dict] = []
     torn = None
     live = [(first, f) for first, f in segments if first > covered]  # older: superseded
@@ -229,7 +231,6 @@ def recover(path: str) -> Recovery:
             if event["type"] == "header":
                 if header is None:
                     header = event
-                    settings = header.get("settings", {})
                 if event["seq"] != first - 1:
                     raise JournalError(
                         f"journal {file!r}, line {number}: header has seq {event['seq']}, "

@@ -15,8 +15,9 @@ the last counted report at that time (a config that looked great at a low rung a
 after its promotion is judged by the later, worse value). Without a ``time_attr`` value in
 a row, the fidelity is the config's count of counted reports. Configs are then compared
 by ``mode`` (``'max'`` or ``'min'``); a tie goes to the config that reached its value
-first. A NaN reward at a config's highest fidelity (a diverged task) never wins: that
-config drops out until it reports a valid reward at a fidelity at least as high.
+first. A non-finite reward (NaN, +-inf) at a config's highest fidelity (a diverged task)
+never wins: that config drops out until it reports a valid reward at a fidelity at
+least as high.
 
 Counted reports are those with ``replay=False`` and a real-number reward. Replay rows --
 reports a restarted promoted task makes again at times ``<= resume_from`` -- are kept for
@@ -237,7 +238,7 @@ class History:
         record.reward_index = index
         record._order = self._order
         record._version += 1
-        if not math.isnan(reward):
+        if math.isfinite(reward):
             self._push(record)
 
     def _push(self, record: ConfigRecord) -> None:
@@ -338,7 +339,7 @@ class History:
         configs without a valid value last, in start order. O(n log n)."""
         sign = -1.0 if self.mode == "max" else 1.0
         valid = [
-            r for r in self.configs.values() if r.reward is not None and not math.isnan(r.reward)
+            r for r in self.configs.values() if r.reward is not None and math.isfinite(r.reward)
         ]
         valid.sort(key=lambda r: (sign * r.reward, r._order))
         ranked = [r.config_id for r in valid]
@@ -467,7 +468,7 @@ class History:
         best = self.best_config_id()
         if best is None:
             _require(
-                all(r.reward is None or math.isnan(r.reward) for r in self.configs.values()),
+                all(r.reward is None or not math.isfinite(r.reward) for r in self.configs.values()),
                 "no best config although a config has a valid reward",
             )
         else:
