@@ -23,11 +23,13 @@ from scheduler.durability.resume import check_setup, open_checkpoint, resume_int
 from scheduler.facades._run_dir import RunDir, new_run_id
 from scheduler.results.export import ResultsWriter, results_table
 from scheduler.results.history import History
-from scheduler.runtime.backends import BACKENDS
+from scheduler.runtime.backends import BACKENDS, SYNCHRONOUS
+from scheduler.runtime.backends.simulated import is_benchmark
 from scheduler.runtime.resources import ResourceManager
 from scheduler.runtime.runner import Runner
 from scheduler.schedulers.base import Policy
 from scheduler.searchers import BaseSearcher, searcher_factory
+from scheduler.space import SearchSpace
 
 __all__ = ["BaseScheduler"]
 
@@ -64,6 +66,7 @@ class BaseScheduler:
         output_dir=None,
         checkpoint_fsync_interval=1.0,
         fail_fast="auto",
+        elapsed_time_attr="elapsed_time",
         dist_ip_addrs=None,
         constraint_attr=None,
         training_history_searcher_info=False,
@@ -85,9 +88,20 @@ class BaseScheduler:
                 "training_history_searcher_info=True needs a model-based searcher; the "
                 "random and grid searchers have no model state to add"
             )
-        if not callable(train_fn):
+        self.benchmark = is_benchmark(train_fn)
+        if self.benchmark and backend != "simulated":
+            raise ValueError(
+                "a benchmark object (with objective() and space) runs on the virtual "
+                f"clock: pass backend='simulated', got backend={backend!r}"
+            )
+        if not callable(train_fn) and not self.benchmark:
             raise TypeError(f"train_fn must be callable, got {train_fn!r}")
         self.train_fn = train_fn
+        if not isinstance(elapsed_time_attr, str) or not elapsed_time_attr:
+            raise ValueError(
+                f"elapsed_time_attr must be a non-empty string, got {elapsed_time_attr!r}"
+            )
+        self.elapsed_time_attr = elapsed_time_attr
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.mode = mode
@@ -133,7 +147,7 @@ class BaseScheduler:
         self.resources = ResourceManager(resource, total_resources)
         self.extra_args = dict(args) if args is not None else {}
 
-        self.space = get_space(train_fn)
+        self.space = SearchSpace(train_fn.space) if self.benchmark else get_space(train_fn)
         self.searcher = self._make_searcher(searcher, search_options)
 
         self.output_dir = None if output_dir is None else os.path.abspath(os.fspath(output_dir))
@@ -256,10 +270,13 @@ class BaseScheduler:
             fail_fast=self.fail_fast,
             backend_options=self._backend_options(),
             snapshot_state=self._snapshot_state,
+            synchronous=self.backend in SYNCHRONOUS,
         )
 
     def _backend_options(self) -> dict:
         """Keyword arguments for the backend's constructor (e.g. a Ray address)."""
+        if self.backend == "simulated":
+            return {"elapsed_time_attr": self.elapsed_time_attr}
         return {}
 
     def _ensure_runner(self) -> Runner:
@@ -303,10 +320,18 @@ class BaseScheduler:
             self._run_started = True
             try:
                 runner = self._ensure_runner()
+                if runner.synchronous:  # a virtual clock: the whole run, here and now
+                    runner.run_inline()
+                    if runner.error is not None:
+                        raise runner.error
+                    return
                 runner.start()
             except BaseException:
                 self._end_of_run()
                 raise
+            finally:
+                if self._runner.finished:
+                    self._end_of_run()
         try:
             self._runner.wait_launching_done()
         finally:

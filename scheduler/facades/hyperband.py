@@ -16,6 +16,8 @@ def _infer_max_t(train_fn, max_t):
         if not isinstance(max_t, numbers.Integral) or isinstance(max_t, bool) or max_t < 2:
             raise ValueError(f"max_t must be an integer >= 2, got {max_t!r}")
         return int(max_t)
+    if callable(getattr(train_fn, "objective", None)):  # a benchmark object
+        return int(train_fn.max_epochs)
     defaults = get_defaults(train_fn)
     for key in ("epochs", "max_t"):
         value = defaults.get(key)

@@ -41,7 +41,7 @@ from scheduler.runtime import replay as _replay
 from scheduler.runtime.backends.base import CANCELLED, DIED, RAISED, RETURNED, TaskOutcome, TaskSpec
 from scheduler.runtime.failures import FailureLog
 from scheduler.runtime.outputs import InlineOutputs, OutputQueue
-from scheduler.runtime.searcher_driver import NOT_READY, make_driver
+from scheduler.runtime.searcher_driver import NOT_READY, InlineDriver, make_driver
 from scheduler.runtime.tasks import Task, TaskTable
 from scheduler.schedulers.base import Suggestion
 
@@ -103,6 +103,7 @@ class Runner:
         writer=None,
         journal=None,
         snapshot_state=None,
+        synchronous: bool = False,
     ):
         self.train_fn = train_fn
         self.policy = policy
@@ -132,7 +133,13 @@ class Runner:
         self.table = TaskTable(policy, history, reward_attr=reward_attr, time_attr=time_attr)
         self.restarts: list[Suggestion] = []
         self.failures = FailureLog(fail_fast, workers=resources.max_concurrency)
-        self.driver = make_driver(policy.searcher, self._searcher_failed, self._wake)
+        #: one thread does everything (a simulated backend drives run_inline())
+        self.synchronous = synchronous
+        self.driver = (
+            InlineDriver(policy.searcher, self._searcher_failed, self._wake)
+            if synchronous
+            else make_driver(policy.searcher, self._searcher_failed, self._wake)
+        )
         self.outputs: OutputQueue | InlineOutputs = InlineOutputs(self._output_failed)
         self.elapsed_before = 0.0  # experiment seconds spent before a resume
         self.max_reward_reached = False
@@ -154,6 +161,9 @@ class Runner:
         self._configs_done = 0
         self._finished = False
         self._finish_lock = threading.Lock()
+        self._inline = False
+        #: the clock deadlines and time_out count on (a simulated backend brings its own)
+        self.clock = time.monotonic
 
     # -- state (snapshots) -----------------------------------------------------------
     @property
@@ -219,7 +229,7 @@ class Runner:
             self._backend = None
             raise
         # The experiment clock (time_out) starts once the workers are ready.
-        self._start = time.monotonic() - self.elapsed_before
+        self._start = self.clock() - self.elapsed_before
         self._start_wall = time.time() - self.elapsed_before
         if self.progress_enabled:
             from scheduler.runtime.progress import ProgressBar
@@ -466,65 +476,140 @@ class Runner:
             calls, policy.feedback = policy.feedback, []
             self.driver.push(calls)
 
+    def _decide(self, now: float) -> tuple[list, list, bool]:
+        """Under the lock: one round of the loop's decisions at ``now`` (deadlines,
+        launches, the end of launching, snapshots). Returns ``(launches, cancels,
+        finished)``; the caller acts on them outside the lock."""
+        launches: list[tuple[Task, Suggestion]] = []
+        cancels: list[tuple[int, str]] = []
+        for task in self.table.running.values():
+            if task.cancel_status is None:
+                if task.deadline is not None and now >= task.deadline:
+                    task.cancel_status = "failed"
+                    task.cancel_sent = True
+                    cancels.append((task.task_id, f"exceeded max_task_time={self.max_task_time}s"))
+            elif not task.cancel_sent:  # marked by a failure under the lock
+                task.cancel_sent = True
+                cancels.append((task.task_id, f"the run is ending: {self._error}"))
+        while not self._shutdown and self.resources.can_acquire():
+            suggestion = self._next_suggestion(now)
+            if suggestion is None:
+                break
+            task = self._register(suggestion, now)
+            if task is None:
+                break
+            launches.append((task, suggestion))
+        if not self._allow_new(now):
+            # e.g. an RL batch cut short by time_out is learned from once its last
+            # trial ends
+            self.policy.close_new()
+            self._flush_feedback()
+        if not self._allow_new(now) and (not self.restarts or self._launches_stopped(now)):
+            if self.policy.exhausted and not self._exhausted_announced:
+                self._exhausted_announced = True
+                log.warning(
+                    "search space exhausted after %d configs; no more new trials",
+                    self.table.num_configs_started,
+                )
+            self._launching_done.set()
+        if self._launching_done.is_set() and not self.table.running and not launches:
+            return launches, cancels, not cancels
+        if (
+            self.journal is not None
+            and not self._broken
+            and self.snapshot_state is not None
+            and self.journal.wants_snapshot()
+        ):
+            self._begin_snapshot()
+        return launches, cancels, False
+
+    def _act(self, launches: list, cancels: list) -> None:
+        """Outside the lock: carry out a round's decisions."""
+        for task, suggestion in launches:
+            self._launch(task, suggestion)
+        for task_id, reason in cancels:
+            self._backend.cancel(task_id, reason)
+
     def _loop(self) -> None:
         while True:
-            launches: list[tuple[Task, Suggestion]] = []
-            cancels: list[tuple[int, str]] = []
             with self._cond:
-                now = time.monotonic()
-                for task in self.table.running.values():
-                    if task.cancel_status is None:
-                        if task.deadline is not None and now >= task.deadline:
-                            task.cancel_status = "failed"
-                            task.cancel_sent = True
-                            cancels.append(
-                                (task.task_id, f"exceeded max_task_time={self.max_task_time}s")
-                            )
-                    elif not task.cancel_sent:  # marked by a failure under the lock
-                        task.cancel_sent = True
-                        cancels.append((task.task_id, f"the run is ending: {self._error}"))
-                while not self._shutdown and self.resources.can_acquire():
-                    suggestion = self._next_suggestion(now)
-                    if suggestion is None:
-                        break
-                    task = self._register(suggestion, now)
-                    if task is None:
-                        break
-                    launches.append((task, suggestion))
-                if not self._allow_new(now) and (not self.restarts or self._launches_stopped(now)):
-                    if self.policy.exhausted and not self._exhausted_announced:
-                        self._exhausted_announced = True
-                        log.warning(
-                            "search space exhausted after %d configs; no more new trials",
-                            self.table.num_configs_started,
-                        )
-                    self._launching_done.set()
-                if (
-                    self._launching_done.is_set()
-                    and not self.table.running
-                    and not launches
-                    and not cancels
-                ):
+                now = self.clock()
+                launches, cancels, finished = self._decide(now)
+                if finished:
                     return
-                if (
-                    self.journal is not None
-                    and not self._broken
-                    and self.snapshot_state is not None
-                    and self.journal.wants_snapshot()
-                ):
-                    self._begin_snapshot()
                 if not launches and not cancels:
                     self._cond.wait(self._wait_timeout(now))
                 callback_due = self._callback_due()
-            for task, suggestion in launches:
-                self._launch(task, suggestion)
-            for task_id, reason in cancels:
-                self._backend.cancel(task_id, reason)
+            self._act(launches, cancels)
             self._sync_journal()
             self._emit_failures()
             self._update_bar()
             if callback_due:
                 self._call_callback(force=False)
+
+    def run_inline(self) -> None:
+        """Run the whole experiment on this thread, driven by a backend that owns the
+        clock (the simulated backend: ``backend.advance()`` delivers its next event in
+        virtual-time order). No loop, writer or searcher thread: same seed, same
+        events, same decisions."""
+        if self._thread is not None or self._finished:
+            raise RuntimeError("this run has already started")
+        if not self.synchronous:
+            raise RuntimeError("run_inline() needs a Runner built with synchronous=True")
+        from scheduler.runtime.backends import make_backend
+
+        self._backend = make_backend(
+            self.backend_name,
+            self.train_fn,
+            self.handle_report,
+            self.handle_end,
+            **self.backend_options,
+        )
+        self._backend.on_running = self.handle_running
+        self.clock = self._backend.now
+        self._backend.prepare(self.resources.max_concurrency)
+        self._start = self.clock() - self.elapsed_before
+        self._start_wall = time.time() - self.elapsed_before
+        self._inline = True
+        if self.progress_enabled:
+            from scheduler.runtime.progress import ProgressBar
+
+            self._bar = ProgressBar(self.num_trials, self.table.num_configs_started)
+        try:
+            while True:
+                with self._cond:
+                    launches, cancels, finished = self._decide(self.clock())
+                if finished:
+                    break
+                self._act(launches, cancels)
+                self._emit_failures()
+                self._update_bar()
+                # decisions can change only when a task ends (resources, promotions)
+                # or time passes; events until the next end are delivered at once
+                with self._cond:
+                    limit = self._next_deadline()
+                if not self._backend.advance_until_end(limit):
+                    with self._cond:
+                        if not self.table.running:
+                            self._launching_done.set()
+                            break
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        finally:
+            self._finish()
+
+    def _next_deadline(self) -> float | None:
+        """Under the lock: the earliest time the loop must decide again by itself (a
+        task's deadline, the time_out), or None."""
+        times = [
+            t.deadline
+            for t in self.table.running.values()
+            if t.deadline is not None and t.cancel_status is None
+        ]
+        if self.time_out is not None and not self._launching_done.is_set():
+            times.append(self._start + self.time_out)
+        return min(times) if times else None
 
     def _begin_snapshot(self) -> None:
         """Under the lock: capture the state at the current seq; the searcher adds its
@@ -613,20 +698,24 @@ class Runner:
         checkpoint_dir = self.folders.checkpoint_dir(suggestion.config_id)
         log_dir = self.folders.task_dir(task_id)
         try:
-            os.makedirs(checkpoint_dir, exist_ok=True)
+            if self._backend.needs_task_folders:
+                os.makedirs(checkpoint_dir, exist_ok=True)
         except OSError as exc:
             self._output_failed(f"create the checkpoint folder {checkpoint_dir!r}", exc)
             self.handle_end(task_id, TaskOutcome(CANCELLED, error=f"not started: {exc}"))
             return
         try:
-            args = self.make_args(
-                self.train_fn,
-                suggestion.config,
-                task_id=task_id,
-                config_id=suggestion.config_id,
-                resume_from=suggestion.resume_from,
-                gpu_ids=list(task.allocation.gpu_ids) if task.allocation is not None else [],
-            )
+            if self._backend.needs_args:
+                args = self.make_args(
+                    self.train_fn,
+                    suggestion.config,
+                    task_id=task_id,
+                    config_id=suggestion.config_id,
+                    resume_from=suggestion.resume_from,
+                    gpu_ids=list(task.allocation.gpu_ids) if task.allocation is not None else [],
+                )
+            else:  # the backend reads the config itself (a simulated benchmark)
+                args = suggestion
             spec = TaskSpec(
                 task_id=task_id,
                 args=args,
@@ -656,7 +745,7 @@ class Runner:
             if (
                 self.stop_jobs_after_time_out
                 and self.time_out is not None
-                and time.monotonic() - self._start >= self.time_out
+                and self.clock() - self._start >= self.time_out
             ):
                 stop_reason = f"time_out={self.time_out}s reached"
             decision, policy_decision, row = self.table.report(
@@ -706,7 +795,7 @@ class Runner:
         with self._cond:
             task = self.table.tasks.get(task_id)
             if task is not None and not task.ended and task.cancel_status is None:
-                task.deadline = time.monotonic() + self.max_task_time
+                task.deadline = self.clock() + self.max_task_time
 
     def _reaches_max_reward(self, reward: float) -> bool:
         if self.mode == "max":

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from scheduler.runtime.backends.base import Backend, OnEnd, OnReport
 
-__all__ = ["BACKENDS", "Backend", "make_backend"]
+__all__ = ["BACKENDS", "SYNCHRONOUS", "Backend", "make_backend"]
 
 #: backend name -> "module:class", imported on first use
 BACKENDS = {
     "thread": "scheduler.runtime.backends.thread:ThreadBackend",
     "process": "scheduler.runtime.backends.process:ProcessBackend",
+    "simulated": "scheduler.runtime.backends.simulated:SimulatedBackend",
 }
+
+#: backends that own the clock and drive the run on one thread (Runner.run_inline)
+SYNCHRONOUS = frozenset({"simulated"})
 
 
 def make_backend(name: str, train_fn, on_report: OnReport, on_end: OnEnd, **options) -> Backend:

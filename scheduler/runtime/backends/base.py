@@ -62,6 +62,10 @@ class Backend(abc.ABC):
     """
 
     name: str = "abstract"
+    #: the runtime creates each config's checkpoint folder before a start
+    needs_task_folders: bool = True
+    #: ``TaskSpec.args`` is the train_fn's ``Args`` (else the task's ``Suggestion``)
+    needs_args: bool = True
 
     def __init__(self, train_fn, on_report: OnReport, on_end: OnEnd):
         self.train_fn = train_fn
