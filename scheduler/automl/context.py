@@ -148,6 +148,13 @@ class Context:
             root._trace = file
             root._trace_console = bool(console)
 
+    @property
+    def tracing(self) -> bool:
+        """Whether a trace file or the console trace is set."""
+        root = self.root
+        with root._lock:
+            return root._trace is not None or root._trace_console
+
     def close_trace(self) -> None:
         root = self.root
         with root._lock:
