@@ -3,6 +3,7 @@ handlers (top-N, stop threshold, stats log). Jobs are in-process and take millis
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -82,8 +83,8 @@ def test_each_job_sees_its_workers_gpus(workers, expected):
     assert len(executor.seen) == 6
     for job in executor.seen:
         assert job["gpus"] == expected[job["worker"]]
-        w, k, j = re.fullmatch(r"W(\d)_(\d+)_J(\d+)", job["name"]).groups()
-        assert f"W{w}" == job["worker"]
+        worker_number = re.fullmatch(r"W(\d)_(\d+)_J(\d+)", job["name"]).group(1)
+        assert f"W{worker_number}" == job["worker"]
     # every worker was used, and its job numbers k count 1, 2, 3...
     by_worker = {}
     for job in sorted(executor.seen, key=lambda j: int(j["name"].split("J")[1])):
@@ -130,7 +131,7 @@ def test_event_order_with_a_failing_and_an_aborted_job():
     ends = [(n, t) for e, n, t in recorder.events if e == "end_job"]
     assert len(starts) == len(ends) == 5
     assert sorted(starts) == sorted(ends)  # same job, same thread
-    for job, thread in starts:
+    for _job, thread in starts:
         assert thread != main
         assert names.index("start_job") < names.index("end_job")
     for event, _, thread in recorder.events:
@@ -335,7 +336,7 @@ def test_reinforcement_controller_runs_one_job_at_a_time_and_learns():
     run_engine(FnExecutor(fn=fn), controller, workers="0:1:2")
     assert len(spans) == 5
     spans.sort()
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # never two at once
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # never two at once
     assert controller.num_updates == 5
 
 
@@ -493,7 +494,7 @@ def test_stats_log_is_written_after_every_job(tmp_path):
             )
 
     scores = [0.1, 0.5, None, 0.4]
-    engine, _ = run_engine(
+    _engine, _ = run_engine(
         FolderExecutor(scores),
         SearcherController("random", max_rounds=4),
         handlers=[MMARHandler(num_mmars_to_keep=4), MMARStatsHandler(), Reader()],
@@ -582,7 +583,7 @@ def test_engine_argument_errors():
         Engine(workers, SearcherController(), FnExecutor(), job_poll_interval=0)
     with pytest.raises(ValueError, match="admin_port must be a port number"):
         Engine(workers, SearcherController(), FnExecutor(), admin_port=-1)
-    with pytest.raises(ValueError, match="executor .* lacks the method"):
+    with pytest.raises(ValueError, match=r"executor .* lacks the method"):
         Engine(workers, SearcherController(), object())
     with pytest.raises(ValueError, match="worker names must be distinct"):
         Engine([WorkerConfig("W", [0]), WorkerConfig("W", [1])], SearcherController(), FnExecutor())
