@@ -13,8 +13,9 @@ runner's refactoring touches one file:
 - :func:`make_runner`: a runner over the ``thread`` backend, whose task threads are the
   engine's job threads, and over a :class:`~scheduler.automl.workers.WorkerPool` as its
   resource manager (one job per worker, GPUs fixed per worker).
-- :func:`wake`, :func:`runner_error`, :func:`checkpoint_dir`: the few runner details the
-  engine needs.
+- :func:`wake`, :func:`runner_error`, :func:`allocation_of`, :func:`checkpoint_dir`: the
+  few runner details the engine needs (the runner calls ``make_args`` outside its
+  lock, after registering the task: the task's worker is read from its table).
 
 Locks: the runner calls the policy under its own lock; the policy's lock is taken
 inside it, never the other way round, and the engine's callbacks it calls take only the
@@ -28,13 +29,52 @@ import os
 import threading
 from collections.abc import Callable
 
-from scheduler.runtime.runner import Runner
+from scheduler.runtime.runner import RunFolders, Runner
 from scheduler.schedulers.base import Decision, Policy, Suggestion
 
-__all__ = ["RecommendationPolicy", "checkpoint_dir", "make_runner", "runner_error", "wake"]
+__all__ = [
+    "RecommendationPolicy",
+    "RecommendationQueue",
+    "allocation_of",
+    "checkpoint_dir",
+    "make_runner",
+    "runner_error",
+    "wake",
+]
 
 REWARD_ATTR = "score"
 TIME_ATTR = "epoch"
+
+
+class RecommendationQueue:
+    """The "searcher" the runner draws new tasks from: the queue of recommendations.
+
+    ``get_config()`` pops the next recommendation and returns its values (the runner
+    hands that same dict to :meth:`RecommendationPolicy.add_config` at once, under its
+    lock); None when the queue is empty (the policy's ``wants_new`` keeps the runner
+    from asking then).
+    """
+
+    inline_calls = True  # cheap: called under the runner's lock, never on a thread
+    deterministic_replay = True
+
+    def __init__(self, lock: threading.Lock):
+        self._lock = lock
+        self.queue: collections.deque = collections.deque()
+        self.drawn: dict[int, object] = {}  # id(values) -> rec, until add_config
+
+    def get_config(self, **kwargs):
+        with self._lock:
+            if not self.queue:
+                return None
+            rec = self.queue.popleft()
+            values = dict(rec.search_result.values)
+            self.drawn[id(values)] = (values, rec)
+            return values
+
+    def state_dict(self) -> dict:
+        with self._lock:
+            return {"queued": len(self.queue)}
 
 
 class RecommendationPolicy(Policy):
@@ -52,16 +92,17 @@ class RecommendationPolicy(Policy):
     """
 
     def __init__(self, controller, on_report: Callable, on_end: Callable):
+        super().__init__()
         self.controller = controller
         self.require_time = bool(getattr(controller, "require_time", False))
         self._on_report = on_report
         self._on_end = on_end
         self._lock = threading.Lock()
-        self._queue: collections.deque = collections.deque()
+        self.searcher = RecommendationQueue(self._lock)
         self._closed = False
         self._next_config_id = 0
-        self._suggested: dict[int, tuple] = {}  # id(suggestion) -> (suggestion, rec)
         self._by_task: dict[int, object] = {}  # task_id -> rec
+        self._started: dict[int, object] = {}  # id(suggestion) -> (suggestion, rec)
         #: recommendations handed to the runner whose outcome the engine has not yet
         #: given to the controller
         self.in_flight = 0
@@ -70,51 +111,51 @@ class RecommendationPolicy(Policy):
     def enqueue(self, recs: list) -> None:
         with self._lock:
             if not self._closed:
-                self._queue.extend(recs)
+                self.searcher.queue.extend(recs)
 
     def outcome_handled(self, recs: list) -> None:
         """The engine refined one outcome into ``recs`` (queued unless closed)."""
         with self._lock:
             self.in_flight -= 1
             if not self._closed:
-                self._queue.extend(recs)
+                self.searcher.queue.extend(recs)
 
     def close(self) -> list:
         """No more tasks: returns the recommendations that were still queued."""
         with self._lock:
             self._closed = True
-            dropped = list(self._queue)
-            self._queue.clear()
+            dropped = list(self.searcher.queue)
+            self.searcher.queue.clear()
             return dropped
 
     def idle(self) -> bool:
         """Nothing queued and nothing in flight: the run has nothing left to do."""
         with self._lock:
-            return not self._queue and self.in_flight == 0
+            return not self.searcher.queue and self.in_flight == 0
 
     @property
     def num_queued(self) -> int:
         with self._lock:
-            return len(self._queue)
+            return len(self.searcher.queue)
 
     def rec_of_task(self, task_id: int):
         with self._lock:
             return self._by_task[task_id]
 
     # -- the Policy interface (runner threads, under the runner's lock) --------------
-    def suggest(self, allow_new: bool) -> Suggestion | None:
+    def wants_new(self) -> bool:
         with self._lock:
-            if self._closed or not self._queue:
-                return None
-            rec = self._queue.popleft()
+            return not self._closed and bool(self.searcher.queue)
+
+    def add_config(self, config: dict) -> Suggestion:
+        with self._lock:
+            values, rec = self.searcher.drawn.pop(id(config))
             self.in_flight += 1
             suggestion = rec.suggestion
             if suggestion is None:
-                suggestion = Suggestion(
-                    config=dict(rec.search_result.values), config_id=self._next_config_id
-                )
+                suggestion = Suggestion(config=values, config_id=self._next_config_id)
                 self._next_config_id += 1
-            self._suggested[id(suggestion)] = (suggestion, rec)
+            self._started[id(suggestion)] = (suggestion, rec)
             return suggestion
 
     @property
@@ -123,9 +164,12 @@ class RecommendationPolicy(Policy):
         # exhausted policy would make the runner log "search space exhausted").
         return False
 
+    def searcher_exhausted(self) -> None:
+        """The queue was empty when the runner drew: more may come (refine)."""
+
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         with self._lock:
-            _, rec = self._suggested.pop(id(suggestion))
+            _, rec = self._started.pop(id(suggestion))
             self._by_task[task_id] = rec
         self.controller.on_job_start(task_id, suggestion)
 
@@ -141,21 +185,26 @@ class RecommendationPolicy(Policy):
 
     def state_dict(self) -> dict:
         with self._lock:
-            return {"queued": len(self._queue), "in_flight": self.in_flight}
+            return {"queued": len(self.searcher.queue), "in_flight": self.in_flight}
 
     def load_state_dict(self, state: dict) -> None:
         raise ValueError("an AutoML run cannot be resumed from a saved state")
 
 
-def make_runner(*, job_fn, policy, pool, history, make_args, checkpoint_root: str) -> Runner:
-    """A runner over the thread backend: one task (job thread) per recommendation."""
+def make_runner(*, job_fn, policy, pool, history, make_args, run_folder: str) -> Runner:
+    """A runner over the thread backend: one task (job thread) per recommendation.
+
+    ``fail_fast`` is off: a failing job is an outcome the controller learns from, and
+    the run goes on (Clara's semantics); ``max_task_time`` is off: the engine enforces
+    ``max_job_run_time`` through the executor's ``abort``, so the job thread ends (and
+    fires ``end_job``) before its worker is given another job.
+    """
     return Runner(
         train_fn=job_fn,
         policy=policy,
         backend="thread",
         resources=pool,
         history=history,
-        writer=None,
         make_args=make_args,
         reward_attr=REWARD_ATTR,
         time_attr=TIME_ATTR,
@@ -164,11 +213,15 @@ def make_runner(*, job_fn, policy, pool, history, make_args, checkpoint_root: st
         time_out=None,
         max_reward=None,
         stop_jobs_after_time_out=False,
-        max_task_time=None,  # the engine enforces max_job_run_time through the executor
+        max_task_time=None,
         callback=None,
         callback_delta_secs=60.0,
         progress=False,
-        checkpoint_root=checkpoint_root,
+        folders=RunFolders(
+            checkpoints=os.path.join(run_folder, "checkpoints"),
+            tasks=os.path.join(run_folder, "tasks"),
+        ),
+        fail_fast=False,
     )
 
 
@@ -176,16 +229,21 @@ def wake(runner: Runner | None) -> None:
     """Make the runner look for work now (new recommendations, a resumed worker)."""
     if runner is None:
         return
-    cond = runner._cond
-    with cond:
-        cond.notify_all()
+    with runner.lock:
+        runner._cond.notify_all()
 
 
 def runner_error(runner: Runner | None) -> BaseException | None:
     """The exception that ended the runner's loop, if one did."""
-    return None if runner is None else runner._error
+    return None if runner is None else runner.error
 
 
-def checkpoint_dir(checkpoint_root: str, config_id: int) -> str:
+def allocation_of(runner: Runner, task_id: int):
+    """The worker allocation the runner gave a task (read under its lock)."""
+    with runner.lock:
+        return runner.table.tasks[task_id].allocation
+
+
+def checkpoint_dir(runner: Runner, config_id: int) -> str:
     """The per-config folder the runner gives a task (it survives pauses)."""
-    return os.path.join(checkpoint_root, f"config_{config_id}")
+    return runner.folders.checkpoint_dir(config_id)

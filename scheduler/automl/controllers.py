@@ -27,7 +27,7 @@ from typing import Any
 
 from scheduler._validation import positive_int
 from scheduler.automl.defs import ContextKey, MMARPropKey, Outcome, Recommendation, SearchResult
-from scheduler.schedulers.base import Decision, Suggestion
+from scheduler.schedulers.base import Decision, Suggestion, drive_suggest
 from scheduler.searchers import searcher_factory
 
 __all__ = [
@@ -405,12 +405,15 @@ class HyperbandController(Controller):
         )
 
     def _fill(self, ctx) -> list[Recommendation]:
+        """Ask the policy for tasks until one job per worker is in flight. The searcher
+        calls the policy queued in the hooks are applied here first, on the engine's
+        thread (so a model fit never holds the runtime's lock)."""
         recs = []
         with self._lock:
             while self.num_issued - self.num_outcomes < _num_workers(ctx, self.max_concurrent):
-                started = self.policy._next_config_id  # configs drawn so far
+                started = len(self.policy.configs)  # new configs drawn so far
                 allow_new = self.max_rounds is None or started < self.max_rounds
-                suggestion = self.policy.suggest(allow_new)
+                suggestion = drive_suggest(self.policy, allow_new)
                 if suggestion is None:
                     break
                 self.num_issued += 1

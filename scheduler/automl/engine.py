@@ -187,7 +187,7 @@ class Engine:
         self._runner = None
         self._policy = None
         self._space = None
-        self._checkpoint_root: str | None = None
+        self._run_folder: str | None = None
         self._t0 = 0.0
         self._stop_deadline: float | None = None
 
@@ -263,14 +263,14 @@ class Engine:
         self._policy.enqueue(recs)
         ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
         self._fire(EventType.RECOMMENDATIONS_AVAILABLE, ctx, fatal=False)
-        self._checkpoint_root = tempfile.mkdtemp(prefix="scheduler-automl-")
+        self._run_folder = tempfile.mkdtemp(prefix="scheduler-automl-")
         self._runner = _runtime.make_runner(
             job_fn=self._job,
             policy=self._policy,
             pool=self.pool,
             history=self.history,
             make_args=self._make_args,
-            checkpoint_root=self._checkpoint_root,
+            run_folder=self._run_folder,
         )
         self._runner.start()
         self._loop(ctx)
@@ -408,8 +408,8 @@ class Engine:
                 if error is not None:
                     log.error("the runtime ended with an error: %r", error)
         finally:
-            if self._checkpoint_root is not None:
-                shutil.rmtree(self._checkpoint_root, ignore_errors=True)
+            if self._run_folder is not None:
+                shutil.rmtree(self._run_folder, ignore_errors=True)
 
     # -- job ends (engine thread) ----------------------------------------------------
     def _handle_end(self, task_id: int, refine: bool) -> None:
@@ -470,13 +470,13 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - an abort failure fails no other job
             self._ctx.exception_occurred(self.executor, f"abort of {job.name} failed: {exc!r}")
 
-    # -- runtime callbacks (runner threads, under the runner's lock) ----------------
+    # -- runtime callbacks (runner threads) -------------------------------------------
     def _make_args(self, train_fn, config, *, task_id, config_id, resume_from, gpu_ids):
-        allocation = self.pool.last_allocation
+        allocation = _runtime.allocation_of(self._runner, task_id)
         if allocation is None or tuple(allocation.gpu_ids) != tuple(gpu_ids):
             raise RuntimeError(
-                f"the worker pool's last allocation {allocation} does not match the task's "
-                f"GPUs {list(gpu_ids)}"
+                f"task {task_id}'s worker allocation {allocation} does not match its GPUs "
+                f"{list(gpu_ids)}"
             )
         rec = self._policy.rec_of_task(task_id)
         job_id = task_id + 1
@@ -497,9 +497,7 @@ class Engine:
         ctx.set_prop(ContextKey.WORKER_NAME, worker.name)
         ctx.set_prop(ContextKey.GPUS, list(worker.gpus))
         ctx.set_prop(ContextKey.GPU_STRING, worker.gpu_list_string())
-        ctx.set_prop(
-            ContextKey.CHECKPOINT_DIR, _runtime.checkpoint_dir(self._checkpoint_root, config_id)
-        )
+        ctx.set_prop(ContextKey.CHECKPOINT_DIR, _runtime.checkpoint_dir(self._runner, config_id))
         ctx.set_prop(ContextKey.RESUME_FROM, resume_from)
         ctx.set_prop(ContextKey.JOB_REPORTS, job.reports)
         ctx.set_prop(ContextKey.ABORT_REQUESTED, False)

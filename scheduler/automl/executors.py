@@ -34,7 +34,7 @@ from scheduler.automl._process import DESTINATIONS, JobProcess
 from scheduler.automl.defs import ContextKey, MMARPropKey, MMARStd
 from scheduler.automl.errors import JobAborted, JobFailed
 from scheduler.automl.search_space import SearchSpaceManager
-from scheduler.durability.journal import atomic_write_text
+from scheduler.durability.atomic import atomic_write_text
 
 __all__ = ["REPORT_PREFIX", "Executor", "MMARExecutor", "read_score"]
 

@@ -141,7 +141,6 @@ class WorkerPool:
         self._by_name = {slot.config.name: slot for slot in self._slots}
         self._lock = threading.Lock()
         self._next = 0  # where the rotation looks first
-        self.last_allocation: WorkerAllocation | None = None
 
     # -- the ResourceManager interface (called under the runtime's lock) ------------
     @property
@@ -165,7 +164,6 @@ class WorkerPool:
                     allocation = WorkerAllocation(
                         0, tuple(slot.config.gpus), slot.config.name, slot.number, slot.jobs
                     )
-                    self.last_allocation = allocation
                     return allocation
             return None
 

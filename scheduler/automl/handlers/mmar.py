@@ -14,7 +14,7 @@ from scheduler._validation import positive_int
 from scheduler.automl.defs import JobStatus, MMARPropKey, MMARStd
 from scheduler.automl.events import Handler
 from scheduler.automl.handlers._record import job_record
-from scheduler.durability.journal import atomic_write_text
+from scheduler.durability.atomic import atomic_write_text
 
 __all__ = ["KEY_CONTENT", "MMARHandler", "MMARSummary", "format_table"]
 

@@ -32,7 +32,7 @@ from scheduler._jsonable import to_jsonable
 from scheduler.automl.defs import ContextKey, JobStatus, MMARPropKey, MMARStd
 from scheduler.automl.events import Handler
 from scheduler.automl.handlers._record import job_record
-from scheduler.durability.journal import atomic_write_text
+from scheduler.durability.atomic import atomic_write_text
 
 __all__ = ["MMARStatsHandler", "StatsHandler"]
 
