@@ -20,8 +20,10 @@ from scheduler.automl import (
     AdminError,
     Context,
     Engine,
+    MMARPropKey,
     SearcherController,
     parse_workers,
+    start_admin,
 )
 from scheduler.automl import admin_client as client_module
 
@@ -254,3 +256,21 @@ def test_the_client_one_shot_and_interactive(live, capsys, monkeypatch):
     assert "error: unknown command 'nope'" in out
     assert out.count("NAME") == 1  # nothing after bye
     assert client_module.main(["--run-dir", str(folder / "nowhere")]) == 2
+
+
+def test_start_admin_serves_an_engine_that_is_not_running(tmp_path):
+    engine = Engine(parse_workers("0,1:2"), SearcherController(), GateExecutor())
+    ctx = Context()
+    ctx.set_prop(MMARPropKey.RUN_ROOT, str(tmp_path))
+    server = start_admin(engine, 0, ctx)
+    try:
+        rows = AdminClient(str(tmp_path)).command("list_workers").splitlines()[1:]
+        assert [r.split()[:4] for r in rows] == [
+            ["W1", "0,1", "idle", "0"],
+            ["W2", "2", "idle", "0"],
+        ]
+        with pytest.raises(AdminError, match="W1 runs no job"):
+            AdminClient(str(tmp_path)).command("abort_worker", "W1")
+    finally:
+        server.stop()
+    assert not (tmp_path / "admin.json").exists()

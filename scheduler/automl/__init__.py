@@ -13,7 +13,12 @@ run_id=R workers=0:0`` runs it from the command line.
 """
 
 from scheduler.automl.admin_client import AdminClient, AdminError
-from scheduler.automl.admin_server import AdminServer, AutomlCommandModule, CommandError
+from scheduler.automl.admin_server import (
+    AdminServer,
+    AutomlCommandModule,
+    CommandError,
+    start_admin,
+)
 from scheduler.automl.config import AutomlConfig, load_automl_config
 from scheduler.automl.context import Context
 from scheduler.automl.controllers import (
@@ -92,4 +97,5 @@ __all__ = [
     "apply_search_result",
     "load_automl_config",
     "parse_workers",
+    "start_admin",
 ]

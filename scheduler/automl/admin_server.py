@@ -39,7 +39,14 @@ import time
 from scheduler.automl.defs import MMARStd
 from scheduler.automl.handlers.mmar import format_table
 
-__all__ = ["HOST", "AdminServer", "AutomlCommandModule", "CommandError", "write_private_json"]
+__all__ = [
+    "HOST",
+    "AdminServer",
+    "AutomlCommandModule",
+    "CommandError",
+    "start_admin",
+    "write_private_json",
+]
 
 log = logging.getLogger("scheduler.automl")
 
@@ -511,3 +518,18 @@ class AutomlCommandModule:
             raise CommandError("usage: stop")
         self.engine.ask_to_stop("the admin stop command")
         return "stopping the run: no new jobs, running jobs aborted"
+
+
+def start_admin(engine, admin_port: int, ctx, folder: str | None = None) -> AdminServer:
+    """Clara's ``start_admin(engine, admin_port, ctx)``: register the engine's commands in
+    ``ctx`` and serve them on 127.0.0.1:``admin_port`` (0: a free port); ``admin.json``
+    goes to ``folder``, default the run folder (``RUN_ROOT``). Returns the running server
+    (``stop()`` it). :meth:`Engine.run` does this itself unless ``admin_port=None``."""
+    from scheduler.automl.defs import MMARPropKey
+
+    if not any(isinstance(m, AutomlCommandModule) for m in ctx.command_modules):
+        ctx.add_command_module(AutomlCommandModule(engine))
+    folder = folder or ctx.get_prop(MMARPropKey.RUN_ROOT)
+    server = AdminServer(ctx, port=admin_port, folder=folder)
+    server.start()
+    return server
