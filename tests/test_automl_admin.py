@@ -152,9 +152,9 @@ def test_abort_worker_ends_the_job_and_the_worker_takes_the_next(live):
 
 def test_command_errors_keep_the_connection(live):
     _, _, client, _ = live
-    replies, _closed = raw(
-        client, request(client, "abort_worker", "W9") + request(client, "list_workers")
-    )
+    both = request(client, "abort_worker", "W9") + request(client, "list_workers")
+    replies, closed = raw(client, both, expect=2)
+    assert not closed  # a command error keeps the connection open
     assert replies[0]["ok"] is False and "no worker 'W9'" in replies[0]["error"]
     assert replies[1]["ok"] is True and "NAME" in replies[1]["reply"]
 

@@ -129,6 +129,14 @@ def test_a_path_component_is_imported(tmp_path, monkeypatch):
             },
             r"unknown section\(s\) \['extra'\]",
         ),
+        (
+            {
+                "executor": {"name": "MMARExecutor"},
+                "controller": {"name": "SearcherController"},
+                "engine": {"poll": 1},
+            },
+            r"\$.engine: unknown Engine argument\(s\) \['poll'\]",
+        ),
     ],
     ids=[
         "no-executor",
@@ -138,6 +146,7 @@ def test_a_path_component_is_imported(tmp_path, monkeypatch):
         "bad-path",
         "bad-value",
         "bad-section",
+        "bad-engine",
     ],
 )
 def test_config_errors_name_the_file_the_path_and_the_rule(tmp_path, data, error):

@@ -595,3 +595,20 @@ def test_engine_argument_errors():
 
 def test_small_config_is_what_the_helpers_assume():
     assert SMALL_CONFIG["learning_rate"] == 0.01
+
+
+def test_a_job_that_cannot_start_is_still_an_outcome(monkeypatch):
+    controller = RecordingController(max_rounds=3)
+    engine = Engine(parse_workers("0"), controller, FnExecutor(), **FAST)
+    make_args = engine._make_args
+
+    def broken(train_fn, config, *, task_id, **kwargs):
+        if task_id == 1:
+            raise OSError("cannot set the job up")
+        return make_args(train_fn, config, task_id=task_id, **kwargs)
+
+    monkeypatch.setattr(engine, "_make_args", broken)
+    engine.run(Context())
+    assert sorted(o.recommendation_id for _, o in controller.refines) == [1, 2, 3]
+    failed = [o for _, o in controller.refines if o.recommendation_id == 2]
+    assert failed[0].status == JobStatus.FAILED and failed[0].score == FAILED_SCORE

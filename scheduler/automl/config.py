@@ -63,6 +63,16 @@ BUILTIN_CONTROLLERS = {
     "HyperbandController": "scheduler.automl.controllers:HyperbandController",
 }
 _COMPONENT_KEYS = ("name", "path", "args", "disabled")
+#: what the ``engine`` section may set
+ENGINE_ARGS = (
+    "job_poll_interval",
+    "trace",
+    "max_job_run_time",
+    "max_sys_run_time",
+    "admin_port",
+    "abort_timeout",
+    "admin_options",
+)
 
 
 @dataclass
@@ -222,4 +232,10 @@ def load_automl_config(
     engine_args = data.get("engine", {})
     if not isinstance(engine_args, dict):
         raise ValueError(f"{path}: $.engine: must be an object of Engine arguments")
+    unknown = [k for k in engine_args if k not in ENGINE_ARGS]
+    if unknown:
+        raise ValueError(
+            f"{path}: $.engine: unknown Engine argument(s) {unknown}; allowed: "
+            f"{', '.join(ENGINE_ARGS)}"
+        )
     return AutomlConfig(handlers, executor, controller, dict(engine_args), path)

@@ -415,9 +415,11 @@ class Engine:
     def _handle_end(self, task_id: int, refine: bool) -> None:
         with self._cond:
             job = self._jobs.get(task_id)
-        if job is None:  # the runtime ended a task before the engine knew it
-            self._policy.outcome_handled([])
-            return
+        if job is None:  # the task failed before its job was set up (a launch failure)
+            job = self._unstarted_job(task_id)
+            if job is None:
+                self._policy.outcome_handled([])
+                return
         if job.status is None:  # the job thread never ran (it could not start)
             job.status = JobStatus.ABORTED if job.abort_requested else JobStatus.FAILED
             job.reason = job.abort_reason or (
@@ -454,6 +456,18 @@ class Engine:
             self._ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
             self._fire(EventType.RECOMMENDATIONS_AVAILABLE, self._ctx, fatal=False)
             _runtime.wake(self._runner)
+
+    def _unstarted_job(self, task_id: int) -> _Job | None:
+        """A record of a task that ended before ``_make_args`` built its job."""
+        try:
+            rec = self._policy.rec_of_task(task_id)
+        except KeyError:
+            return None
+        ctx = Context(parent=self._ctx)
+        job = _Job(task_id, task_id + 1, f"J{task_id + 1}", "", [], rec, ctx, ended=True)
+        with self._cond:
+            self._jobs[task_id] = job
+        return job
 
     def _abort(self, task_id: int, reason: str) -> None:
         with self._cond:
