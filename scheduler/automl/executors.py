@@ -1,0 +1,291 @@
+"""Executors: run one recommendation as a job and return its score.
+
+- :class:`Executor`: the interface. ``determine_search_space(ctx)`` (engine thread),
+  ``execute(recommendation, ctx) -> score`` (the job's thread), ``abort(ctx)`` (engine
+  thread; must make ``execute`` end soon), ``shutdown(ctx)``.
+- :class:`MMARExecutor`: Clara's. Clones the template folder (the MMAR) per job to
+  ``<run_root>/<job_name>/``, writes the recommendation applied to the training config
+  to its ``config/<train config>``, runs its ``commands/automl_train_round.sh`` there
+  (``MMAR_ROOT`` set to the job folder, ``CUDA_VISIBLE_DEVICES`` to the worker's GPUs)
+  and returns ``best_validation_metric`` from the job folder's ``train_stats.json``.
+  A non-zero exit or a missing or unreadable stats file fails the job (score -1e6) and
+  the run goes on. ``abort`` kills the command's whole process group.
+
+  Lines ``[scheduler] {"epoch": 3, "best_validation_metric": 0.8}`` that the command
+  prints are reports (``score`` is taken from the score key when absent): a Hyperband
+  controller decides on them, and a stop or pause kills the command.
+
+  The command's environment also has ``PYTHON`` (this interpreter),
+  ``SCHEDULER_JOB_NAME``, ``SCHEDULER_CHECKPOINT_DIR`` (a folder per config that
+  survives pauses) and, for a promoted config, ``SCHEDULER_RESUME_FROM`` (the epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+
+from scheduler._exceptions import TaskStopped
+from scheduler._validation import positive_number
+from scheduler.automl._process import DESTINATIONS, JobProcess
+from scheduler.automl.defs import ContextKey, MMARPropKey, MMARStd
+from scheduler.automl.errors import JobAborted, JobFailed
+from scheduler.automl.search_space import SearchSpaceManager
+from scheduler.durability.atomic import atomic_write_text
+
+__all__ = ["REPORT_PREFIX", "Executor", "MMARExecutor", "read_score"]
+
+#: the prefix of a report line in a job's output
+REPORT_PREFIX = "[scheduler] "
+
+
+class Executor:
+    """Base class of executors."""
+
+    def determine_search_space(self, ctx):
+        """The :class:`~scheduler.automl.defs.SearchSpace` to search (engine thread)."""
+        raise NotImplementedError
+
+    def execute(self, recommendation, ctx):
+        """Run the job; return its score (a real number) or raise (job thread)."""
+        raise NotImplementedError
+
+    def abort(self, ctx) -> None:
+        """Make the job of ``ctx`` end now (engine thread)."""
+
+    def shutdown(self, ctx) -> None:
+        """Release what the executor holds."""
+
+
+def read_score(path: str, key: str) -> tuple[float, dict]:
+    """``(stats[key], stats)`` from a JSON stats file, or :class:`JobFailed` naming the
+    file and what is wrong with it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise JobFailed(f"the training wrote no stats file {path}") from None
+    except OSError as exc:
+        raise JobFailed(f"cannot read the stats file {path}: {exc}") from None
+    try:
+        stats = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JobFailed(f"the stats file {path} is not valid JSON: {exc}") from None
+    if not isinstance(stats, dict) or key not in stats:
+        keys = sorted(stats) if isinstance(stats, dict) else type(stats).__name__
+        raise JobFailed(f"the stats file {path} has no {key!r} (it has {keys})")
+    value = stats[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JobFailed(f"{key!r} in {path} must be a number, got {value!r}")
+    return float(value), stats
+
+
+class MMARExecutor(Executor):
+    """Run each job as the template's training command in a clone of the template.
+
+    Parameters
+    ----------
+    msg_destination : {'file', 'console', 'both', 'none'}, optional
+        Where the command's output goes: the job folder's ``log.txt`` (default), the
+        console, both, or nowhere.
+    poll_interval : float
+        How often (seconds) the job thread checks the command while it prints nothing.
+    remove_search_augs : bool
+        Remove the ``search``/``apply`` annotations from each job's training config.
+    train_stats_file : str
+        The stats file, relative to the job folder (``train_stats.json``).
+    score_key : str
+        The score's key in it (``best_validation_metric``).
+    train_command : str
+        The command script, relative to the job folder
+        (``commands/automl_train_round.sh``), run with ``bash``.
+    kill_grace : float
+        Seconds between SIGTERM and SIGKILL when a job is aborted or stopped.
+    env : dict, optional
+        More environment variables for the command.
+    """
+
+    def __init__(
+        self,
+        msg_destination: str | None = None,
+        poll_interval: float = 1.0,
+        remove_search_augs: bool = False,
+        train_stats_file: str = MMARStd.TRAIN_STATS,
+        score_key: str = MMARStd.SCORE_KEY,
+        train_command: str = f"{MMARStd.COMMAND_DIR}/{MMARStd.TRAIN_ROUND_CMD}",
+        kill_grace: float = 5.0,
+        env: dict | None = None,
+    ):
+        destination = "file" if msg_destination is None else msg_destination
+        if destination not in DESTINATIONS:
+            raise ValueError(
+                f"msg_destination must be one of {list(DESTINATIONS)} or None, "
+                f"got {msg_destination!r}"
+            )
+        self.msg_destination = destination
+        self.poll_interval = positive_number("poll_interval", poll_interval)
+        self.remove_search_augs = bool(remove_search_augs)
+        for name, value in (
+            ("train_stats_file", train_stats_file),
+            ("score_key", score_key),
+            ("train_command", train_command),
+        ):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        self.train_stats_file = train_stats_file
+        self.score_key = score_key
+        self.train_command = train_command
+        self.kill_grace = positive_number("kill_grace", kill_grace)
+        if env is not None and (
+            not isinstance(env, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise ValueError(f"env must be a dict of strings, got {env!r}")
+        self.env = dict(env or {})
+        self._manager: SearchSpaceManager | None = None
+        self._train_config_file = MMARStd.TRAIN_CONFIG
+        self._lock = threading.Lock()  # guards each job's process and abort flag
+
+    # -- search space ------------------------------------------------------------------
+    def determine_search_space(self, ctx):
+        mmar_root = ctx.require_prop(
+            MMARPropKey.MMAR_ROOT, "MMARExecutor", " (the template folder)"
+        )
+        name = ctx.get_prop(MMARPropKey.TRAIN_CONFIG_FILE) or MMARStd.TRAIN_CONFIG
+        path = os.path.join(mmar_root, MMARStd.CONFIG_DIR, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                config = json.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"MMARExecutor: the training config {path} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"MMARExecutor: {path} is not valid JSON: {exc}") from None
+        location = os.path.join(MMARStd.CONFIG_DIR, name)
+        self._manager = SearchSpaceManager(config, location, self.remove_search_augs)
+        self._train_config_file = name
+        ctx.set_prop(MMARPropKey.TRAIN_CONFIG, self._manager.train_config)
+        return self._manager.extract_search_space()
+
+    # -- one job -----------------------------------------------------------------------
+    def execute(self, recommendation, ctx):
+        if self._manager is None:
+            raise RuntimeError("MMARExecutor.execute() before determine_search_space()")
+        mmar_root = ctx.require_prop(MMARPropKey.MMAR_ROOT, "MMARExecutor")
+        run_root = ctx.require_prop(
+            MMARPropKey.RUN_ROOT,
+            "MMARExecutor",
+            " (the run folder, set by MMARHandler: list it in the handlers)",
+        )
+        job_name = ctx.require_prop(ContextKey.JOB_NAME, "MMARExecutor")
+        job_root = os.path.join(run_root, job_name)
+        self._clone(mmar_root, run_root, job_root)
+        ctx.set_prop(MMARPropKey.JOB_MMAR_ROOT, job_root)
+        config = self._manager.apply_search_result(recommendation.search_result)
+        config_path = os.path.join(job_root, MMARStd.CONFIG_DIR, self._train_config_file)
+        os.makedirs(os.path.dirname(config_path), exist_ok=True)
+        atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
+        os.makedirs(os.path.join(job_root, MMARStd.MODELS_DIR), exist_ok=True)
+        script = os.path.join(job_root, self.train_command)
+        if not os.path.isfile(script):
+            raise JobFailed(f"the training command {script} does not exist (train_command)")
+        self._run_command(["bash", script], job_root, ctx)
+        score, stats = read_score(os.path.join(job_root, self.train_stats_file), self.score_key)
+        ctx.set_prop(MMARPropKey.MMAR_TRAIN_STATS, stats)
+        return score
+
+    @staticmethod
+    def _clone(mmar_root: str, run_root: str, job_root: str) -> None:
+        """Copy the template to the job folder, leaving out the AutoML work folders."""
+        mmar = os.path.realpath(mmar_root)
+        run = os.path.realpath(run_root)
+        skip = {MMARStd.AUTOML_DIR, "__pycache__"}
+        rel = os.path.relpath(run, mmar)
+        if not rel.startswith(os.pardir):
+            skip.add(rel.split(os.sep)[0])
+
+        def ignore(folder, names):
+            if os.path.realpath(folder) == mmar:
+                return [n for n in names if n in skip]
+            return [n for n in names if n == "__pycache__"]
+
+        if os.path.exists(job_root):
+            raise JobFailed(f"the job folder {job_root} already exists")
+        shutil.copytree(mmar_root, job_root, ignore=ignore, symlinks=True)
+
+    def _environment(self, job_root: str, ctx) -> dict:
+        env = dict(os.environ)
+        env.update(self.env)
+        env["MMAR_ROOT"] = job_root
+        env["CUDA_VISIBLE_DEVICES"] = ctx.get_prop(ContextKey.GPU_STRING) or ""
+        env["PYTHON"] = sys.executable
+        env["SCHEDULER_JOB_NAME"] = str(ctx.get_prop(ContextKey.JOB_NAME))
+        checkpoint_dir = ctx.get_prop(ContextKey.CHECKPOINT_DIR)
+        if checkpoint_dir:
+            env["SCHEDULER_CHECKPOINT_DIR"] = checkpoint_dir
+        resume_from = ctx.get_prop(ContextKey.RESUME_FROM)
+        if resume_from is not None:
+            env["SCHEDULER_RESUME_FROM"] = str(resume_from)
+        else:
+            env.pop("SCHEDULER_RESUME_FROM", None)
+        return env
+
+    def _run_command(self, argv, job_root: str, ctx) -> None:
+        """Run the command to its end; report its ``[scheduler]`` lines; raise
+        :class:`JobFailed` on a non-zero exit, :class:`JobAborted` after an abort."""
+        log_path = os.path.join(job_root, MMARStd.LOG_FILE)
+        with self._lock:
+            if ctx.get_prop(ContextKey.ABORT_REQUESTED):
+                raise JobAborted("aborted before its command started")
+            proc = JobProcess(
+                argv,
+                cwd=job_root,
+                env=self._environment(job_root, ctx),
+                log_path=log_path,
+                destination=self.msg_destination,
+            )
+            ctx.set_prop(MMARPropKey.EXEC_SUBPROCESS, proc)
+        report = ctx.get_prop(ContextKey.REPORT)
+        try:
+            for number, line in enumerate(proc.lines(self.poll_interval), start=1):
+                if not line.startswith(REPORT_PREFIX) or proc.killed:
+                    continue
+                result = self._parse_report(line, number)
+                if report is not None:
+                    try:
+                        report(**result)
+                    except TaskStopped:
+                        proc.kill(self.kill_grace)
+                        raise
+        finally:
+            code = proc.close()
+        if proc.killed or ctx.get_prop(ContextKey.ABORT_REQUESTED):
+            raise JobAborted(f"aborted; its command was killed (exit status {code})")
+        if code != 0:
+            tail = "\n".join(proc.tail[-5:])
+            raise JobFailed(
+                f"the training command exited with code {code}; last lines of its output:\n{tail}"
+            )
+
+    def _parse_report(self, line: str, number: int) -> dict:
+        text = line[len(REPORT_PREFIX) :]
+        try:
+            result = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise JobFailed(
+                f"output line {number} is not a valid report ({exc}): {line!r}"
+            ) from None
+        if not isinstance(result, dict):
+            raise JobFailed(f"output line {number} must hold a JSON object: {line!r}")
+        if "score" not in result and self.score_key in result:
+            result["score"] = result[self.score_key]
+        return result
+
+    def abort(self, ctx) -> None:
+        with self._lock:
+            ctx.set_prop(ContextKey.ABORT_REQUESTED, True)
+            proc = ctx.get_prop(MMARPropKey.EXEC_SUBPROCESS)
+        if proc is not None:
+            proc.kill(self.kill_grace)
