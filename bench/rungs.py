@@ -17,6 +17,11 @@ entry (a new task or config, a seeded random reward) and decides.
   descending order without promote(), so n/3 wait promotable; each step reports a reward
   below all of them: every promote() finds one). Compiled, twin, and Syne Tune's strategy
   (rescan all entries of the rung per selection).
+* Snapshots: ``copy()`` against ``state_dict()`` of a rung system holding n entries (what
+  the runtime can do under its lock: copy there, call ``state_dict()`` on the copy after),
+  compiled and twin, timed per call (wall clock); each copy is dropped before the next
+  call, as a snapshot is, so its memory is reused: the first call (fresh pages) is shown
+  apart.
 * Memory: bytes per recorded entry of both compiled rung systems, from the RSS growth of a
   fresh subprocess while n entries go into a fresh object (baseline subtracted), cross-checked
   with tracemalloc (which sees the kernels' PyMem_Raw memory); the twins with tracemalloc.
@@ -34,7 +39,8 @@ its overhead subtracted, calls that took over 20 us and 100x the median call dro
 preemptions (and counted).
 
 Run: ``python bench/rungs.py`` (full, a few minutes; ``--output FILE`` also writes the
-report there) or ``python bench/rungs.py --smoke`` (CI: n = 10**3, one run, seconds).
+report there) or ``python bench/rungs.py --smoke`` (CI: n = 10**3, one run, seconds);
+``--workloads snapshot`` (any of stopping, promotion, snapshot, memory) measures only those.
 There is no timing assertion: the run exits 0 whenever it ran, and 1 when the compiled
 kernels cannot be loaded (unless ``SCHEDULER_NO_EXTENSIONS=1`` asks for the twins only).
 """
@@ -658,6 +664,121 @@ def measure(impl: Impl, fill: Fill, stream: list[float], settings: Settings) -> 
     return results
 
 
+# --------------------------------------------------------------------------- snapshots
+
+SNAPSHOT_CALLS = 20  # per run at most (fewer when one call is slow)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A way to snapshot a rung system: ``method`` ("copy" or "state_dict") of ``build``."""
+
+    name: str
+    system: str  # "StoppingRungs" or "PromotionRungs"
+    method: str
+    build: Callable[[Fill], Any]
+    compiled: bool = False
+
+
+def build_twin_stopping(fill: Fill):
+    return twin.StoppingRungs.from_state_dict(fill.stopping_state())
+
+
+SNAPSHOTS = [
+    Snapshot("compiled copy()", "StoppingRungs", "copy", build_compiled_stopping, True),
+    Snapshot("compiled state_dict()", "StoppingRungs", "state_dict", build_compiled_stopping, True),
+    Snapshot("twin copy()", "StoppingRungs", "copy", build_twin_stopping),
+    Snapshot("twin state_dict()", "StoppingRungs", "state_dict", build_twin_stopping),
+    Snapshot("compiled copy()", "PromotionRungs", "copy", build_compiled_steady, True),
+    Snapshot("compiled state_dict()", "PromotionRungs", "state_dict", build_compiled_steady, True),
+    Snapshot("twin copy()", "PromotionRungs", "copy", build_twin_steady),
+    Snapshot("twin state_dict()", "PromotionRungs", "state_dict", build_twin_steady),
+]
+
+
+@dataclass
+class SnapshotResult:
+    snapshot: Snapshot
+    n: int
+    first_ns: float = math.nan  # the first call on the built object (fresh memory)
+    samples_ns: list[float] = field(default_factory=list)  # every timed call after it
+    skipped: str = ""
+    backend: str = ""
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ns) * 1e-6 if self.samples_ns else math.nan
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.samples_ns) * 1e-6 if self.samples_ns else math.nan
+
+
+def measure_snapshot(snapshot: Snapshot, fill: Fill, settings: Settings) -> SnapshotResult:
+    """Time ``settings.repeats`` runs of up to SNAPSHOT_CALLS calls after a first call.
+
+    Each call is timed alone (perf_counter_ns, its overhead subtracted), with the
+    garbage collector off; its result is dropped, untimed, before the next call.
+    """
+    result = SnapshotResult(snapshot, fill.n)
+    try:
+        rungs = snapshot.build(fill)
+    except Skip as skip:
+        result.skipped = str(skip)
+        return result
+    result.backend = qualified_name(rungs)
+    if snapshot.compiled and not is_compiled(rungs):
+        raise RuntimeError(f"{snapshot.name}: expected a compiled kernel, timed {result.backend}")
+    call, clock = getattr(rungs, snapshot.method), time.perf_counter_ns
+    overhead = settings.call_overhead_ns
+    with gc_off():
+        t0 = clock()
+        taken = call()
+        t1 = clock()
+    del taken
+    result.first_ns = t1 - t0 - overhead
+    calls = max(1, min(SNAPSHOT_CALLS, int(settings.budget_s * 1e9 / max(result.first_ns, 1))))
+    for _ in range(settings.repeats):
+        for _ in range(calls):
+            with gc_off():
+                t0 = clock()
+                taken = call()
+                t1 = clock()
+            del taken
+            result.samples_ns.append(t1 - t0 - overhead)
+    return result
+
+
+def snapshot_table(results: list[SnapshotResult]) -> str:
+    header = ["rung system", "call", "n", "ms/call (median)", "min", "first call", "vs copy()"]
+    header.append("calls timed")
+    rows = []
+    for result in results:
+        snapshot = result.snapshot
+        row = [snapshot.system, snapshot.name, fmt_n(result.n)]
+        if result.skipped:
+            rows.append([*row, result.skipped] + [""] * (len(header) - 4))
+            continue
+        same_backend_copy = next(
+            (
+                other
+                for other in results
+                if other.snapshot.system == snapshot.system
+                and other.snapshot.compiled == snapshot.compiled
+                and other.snapshot.method == "copy"
+                and other.n == result.n
+                and other.samples_ns
+            ),
+            None,
+        )
+        ratio = "n/a"
+        if same_backend_copy is not None and same_backend_copy.median_ms > 0:
+            ratio = f"{result.median_ms / same_backend_copy.median_ms:.1f}x"
+        row += [fmt_ms(result.median_ms), fmt_ms(result.min_ms), fmt_ms(result.first_ns * 1e-6)]
+        rows.append([*row, ratio, str(len(result.samples_ns))])
+    return markdown_table(header, rows, right=set(range(2, len(header))))
+
+
 # --------------------------------------------------------------------------- memory
 
 
@@ -749,6 +870,12 @@ def fmt_us(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.3f}" if value < 10 else f"{value:.2f}"
+
+
+def fmt_ms(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
 def fmt_n(n: int) -> str:
@@ -847,9 +974,39 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def done_when(results: list[Result], memory: dict[tuple[str, int], dict]) -> list[str]:
-    """One PASS/MISS line per figure of the issue's "Done when", from the medians."""
+def find_snapshot(
+    results: list[SnapshotResult], system: str, name: str, n: int
+) -> SnapshotResult | None:
+    for result in results:
+        if result.snapshot.system == system and result.snapshot.name == name and result.n == n:
+            return result if result.samples_ns else None
+    return None
+
+
+def done_when(
+    results: list[Result],
+    memory: dict[tuple[str, int], dict],
+    snapshots: list[SnapshotResult],
+) -> list[str]:
+    """One PASS/MISS line per figure of the issues' "Done when", from the medians."""
     lines = []
+    for system in ("StoppingRungs", "PromotionRungs"):
+        label = f"compiled {system}.copy() at n=1e5 < 1 ms"
+        taken = find_snapshot(snapshots, system, "compiled copy()", 10**5)
+        if taken is None:
+            lines.append(f"- {label}: not measured")
+            continue
+        line = (
+            f"- {label}: {verdict(taken.median_ms < 1.0)} ({fmt_ms(taken.median_ms)} ms median, "
+            f"{fmt_ms(taken.min_ms)} min, first call {fmt_ms(taken.first_ns * 1e-6)} ms"
+        )
+        full = find_snapshot(snapshots, system, "compiled state_dict()", 10**5)
+        if full is not None:
+            line += (
+                f"; state_dict() {fmt_ms(full.median_ms)} ms, "
+                f"{full.median_ms / taken.median_ms:.0f}x the copy"
+            )
+        lines.append(line + ")")
     for n, limit in ((10**5, 1.0), (10**6, 2.0)):
         row = find(results, "compiled on_report", n)
         label = f"compiled stopping decision (on_report) at n={fmt_n(n)} <= {limit:g} us"
@@ -915,6 +1072,9 @@ def done_when(results: list[Result], memory: dict[tuple[str, int], dict]) -> lis
 # --------------------------------------------------------------------------- main
 
 
+WORKLOADS = ("stopping", "promotion", "snapshot", "memory")
+
+
 def parse_size(text: str) -> int:
     size = int(float(text))
     if size < 1:
@@ -929,6 +1089,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs after a warm-up")
     parser.add_argument("--decisions", type=int, default=DECISIONS, help="K per run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        choices=WORKLOADS,
+        default=list(WORKLOADS),
+        help="what to measure (default: all)",
+    )
     parser.add_argument("--output", help="also write the report (markdown) to this file")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -960,12 +1127,19 @@ def main(argv=None) -> int:
         settings.decisions, settings.repeats = 200, 1
         settings.budget_s, settings.probe_s = 0.05, 0.005
 
-    impls = [impl for impl in IMPLEMENTATIONS if compiled or not impl.compiled]
+    workloads = set(options.workloads)
+    impls = [
+        impl
+        for impl in IMPLEMENTATIONS
+        if (compiled or not impl.compiled) and impl.workload in workloads
+    ]
+    snapshots = [s for s in SNAPSHOTS if (compiled or not s.compiled) and "snapshot" in workloads]
     stream = np.random.default_rng([options.seed, 1]).random(settings.decisions).tolist()
     progress = sys.stderr
     load_before = load_average()
     stamps = module_stamps(compiled)
     results: list[Result] = []
+    snapshot_results: list[SnapshotResult] = []
     for n in sizes:
         fill = Fill(n, options.seed, compiled)
         for impl in impls:
@@ -980,23 +1154,86 @@ def main(argv=None) -> int:
                     file=progress,
                     flush=True,
                 )
+        for snapshot in snapshots:
+            start = time.perf_counter()
+            taken = measure_snapshot(snapshot, fill, settings)
+            snapshot_results.append(taken)
+            shown = taken.skipped or f"{fmt_ms(taken.median_ms)} ms median"
+            print(
+                f"  n={fmt_n(n)} {snapshot.system} {snapshot.name}: {shown} "
+                f"({time.perf_counter() - start:.1f} s)",
+                file=progress,
+                flush=True,
+            )
         del fill
 
     memory: dict[tuple[str, int], dict] = {}
     for system in MEMORY_SYSTEMS:
-        if system.startswith("compiled") and not compiled:
+        if (system.startswith("compiled") and not compiled) or "memory" not in workloads:
             continue
         for n in sizes:
             memory[(system, n)] = measure_memory(system, n, options.seed)
             print(f"  memory {system} n={fmt_n(n)}: {memory[(system, n)]}", file=progress)
 
-    backends = sorted({r.backend for r in results if r.backend})
+    backends = sorted({r.backend for r in [*results, *snapshot_results] if r.backend})
     rebuilt = module_stamps(compiled) != stamps
     compiled_line = (
         ", ".join(b for b in backends if b.startswith("scheduler._rungs."))
         if compiled
         else "not loaded (SCHEDULER_NO_EXTENSIONS=1): compiled rows skipped"
     )
+    sections = {
+        "stopping": [
+            "## Stopping: us per decision",
+            "",
+            timing_table([r for r in results if r.impl.workload == "stopping"], settings),
+            "",
+        ],
+        "promotion": [
+            "## Promotion selection: us per promote() call",
+            "",
+            "Each step: add() and on_report() of a new config (untimed), then one promote(). "
+            "Steady state: random rewards; the rung was grown report by report with promote() "
+            "drained after each, so on_report promotes at once and promote() rarely finds one. "
+            "Backlog: n entries reported in descending order without promote() (n/3 wait "
+            "promotable), each step reports a reward below all of them: promote() always finds "
+            "one. The last column counts the promote() calls of that kind in all runs (a kind "
+            "with none is left out; runs without one do not enter the median). The peer "
+            "never promotes at once (Syne Tune's scheduler pauses at every rung and asks later), "
+            "so it finds one in the steady state too.",
+            "",
+            timing_table([r for r in results if r.impl.workload == "promotion"], settings),
+            "",
+        ],
+        "snapshot": [
+            "## Snapshots: ms per copy() or state_dict() call",
+            "",
+            "A rung system holding n entries (as above: n rewards and tasks; n entries and "
+            "configs, the steady state). Each call timed alone (wall clock, perf_counter_ns "
+            "minus its overhead, garbage collector off); its result dropped, untimed, before "
+            "the next call, as a snapshot is once written, so copies reuse the memory of the "
+            'last one. "first call" is the first call on the object: fresh memory, whose '
+            "page faults dominate a compiled copy() (untouched pages cost the kernel a fault "
+            'and a zeroing each). "vs copy()": the median over the copy() median of the '
+            "same backend and size.",
+            "",
+            snapshot_table(snapshot_results),
+            "",
+        ],
+        "memory": [
+            "## Memory: bytes per recorded entry",
+            "",
+            "A fresh subprocess per row; n entries inserted into a fresh object; RSS growth "
+            "(/proc/self/statm, baseline subtracted) and tracemalloc (a second fresh object). "
+            "Includes the per-task / per-config map. At n=1e3 page granularity dominates RSS.",
+            "",
+            memory_table(memory),
+            "",
+        ],
+    }
+    for name in WORKLOADS:
+        if name not in workloads:
+            sections[name] = []
     report = [
         "# Rung kernel benchmark",
         "",
@@ -1025,35 +1262,13 @@ def main(argv=None) -> int:
         f"{settings.block_cpu_overhead_ns:.0f} ns CPU, {settings.block_wall_overhead_ns:.0f} "
         "ns wall.",
         "",
-        "## Stopping: us per decision",
-        "",
-        timing_table([r for r in results if r.impl.workload == "stopping"], settings),
-        "",
-        "## Promotion selection: us per promote() call",
-        "",
-        "Each step: add() and on_report() of a new config (untimed), then one promote(). "
-        "Steady state: random rewards; the rung was grown report by report with promote() "
-        "drained after each, so on_report promotes at once and promote() rarely finds one. "
-        "Backlog: n entries reported in descending order without promote() (n/3 wait "
-        "promotable), each step reports a reward below all of them: promote() always finds "
-        "one. The last column counts the promote() calls of that kind in all runs (a kind "
-        "with none is left out; runs without one do not enter the median). The peer "
-        "never promotes at once (Syne Tune's scheduler pauses at every rung and asks later), "
-        "so it finds one in the steady state too.",
-        "",
-        timing_table([r for r in results if r.impl.workload == "promotion"], settings),
-        "",
-        "## Memory: bytes per recorded entry",
-        "",
-        "A fresh subprocess per row; n entries inserted into a fresh object; RSS growth "
-        "(/proc/self/statm, baseline subtracted) and tracemalloc (a second fresh object). "
-        "Includes the per-task / per-config map. At n=1e3 page granularity dominates RSS.",
-        "",
-        memory_table(memory),
-        "",
+        *sections["stopping"],
+        *sections["promotion"],
+        *sections["snapshot"],
+        *sections["memory"],
         "## Done when",
         "",
-        *done_when(results, memory),
+        *done_when(results, memory, snapshot_results),
     ]
     if rebuilt:
         report += ["", "WARNING: the compiled modules changed on disk during the run; rerun."]

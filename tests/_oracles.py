@@ -9,6 +9,7 @@ every entry of the rung per decision (the bracket sampler's splitmix64 oracle li
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from fractions import Fraction
@@ -82,6 +83,37 @@ def assert_plain_json(obj: object, path: str = "state") -> None:
     raise AssertionError(
         f"{path}: {type(obj).__module__}.{type(obj).__qualname__} is not plain JSON"
     )
+
+
+# -- copies -------------------------------------------------------------------------------
+
+COPY_WAYS = ("copy()", "copy.copy", "copy.deepcopy", "copy() of a copy()")
+
+
+def copied(obj, how: str):
+    """A copy of a kernel made one of the :data:`COPY_WAYS`; checked to be a new object
+    of the same type, equal to ``obj`` and with the same ``state_dict()``."""
+    if how == "copy()":
+        clone = obj.copy()
+    elif how == "copy.copy":
+        clone = copy.copy(obj)
+    elif how == "copy.deepcopy":
+        clone = copy.deepcopy(obj)
+    elif how == "copy() of a copy()":
+        clone = obj.copy().copy()
+    else:
+        raise ValueError(f"how must be one of {COPY_WAYS}, got {how!r}")
+    assert type(clone) is type(obj)
+    assert clone is not obj
+    assert clone == obj
+    assert clone.state_dict() == obj.state_dict()
+    clone._check()
+    if hasattr(obj, "__dict__"):  # a twin: every attribute set, no mutable one shared
+        assert vars(clone).keys() == vars(obj).keys()
+        for name, value in vars(obj).items():
+            if isinstance(value, (list, dict)):
+                assert vars(clone)[name] is not value, name
+    return clone
 
 
 # -- stopping -----------------------------------------------------------------------------

@@ -7,13 +7,14 @@ It is itself checked against the published splitmix64 test vectors.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import pickle
 from fractions import Fraction
 
 import pytest
-from _oracles import assert_plain_json, fixture_ok
+from _oracles import COPY_WAYS, assert_plain_json, copied, fixture_ok
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -311,3 +312,38 @@ def test_check_passes(kernels):
     for _ in range(100):
         sampler.sample()
     sampler._check()
+
+
+# -- copy -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", COPY_WAYS)
+@pytest.mark.parametrize("drawn", [0, 1, 17])
+def test_copy_draws_the_same_sequence_independently(kernels, how, drawn):
+    sampler = kernels.BracketSampler([1, 3, 9, 27], 81, 5, 2**64 - 3)
+    for _ in range(drawn):
+        sampler.sample()
+    state = sampler.state_dict()
+    clone = copied(sampler, how)  # equal, same state_dict, passes _check
+    assert (clone.levels, clone.max_t, clone.num_brackets, clone.seed) == (
+        [1, 3, 9, 27],
+        81,
+        5,
+        2**64 - 3,
+    )
+    assert clone.probabilities == sampler.probabilities
+    expected = oracle_samples([1, 3, 9, 27], 81, 5, 2**64 - 3, drawn + 200)[drawn:]
+    assert [sampler.sample() for _ in range(200)] == expected
+    assert clone.state_dict() == state  # drawing from the original left the copy alone
+    assert [clone.sample() for _ in range(200)] == expected
+    assert clone.state_dict() == sampler.state_dict()
+    clone._check()
+
+
+def test_deepcopy_keeps_sharing(kernels):
+    """One sampler held twice deep-copies to one copy held twice (the memo is honoured)."""
+    sampler = kernels.BracketSampler([1, 3, 9], 27, 3, 11)
+    first, second = copy.deepcopy([sampler, sampler])
+    assert first is second
+    assert first is not sampler
+    assert first == sampler

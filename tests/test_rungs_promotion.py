@@ -14,19 +14,21 @@ import pickle
 
 import pytest
 from _oracles import (
+    COPY_WAYS,
     INT64_MAX,
     INT64_MIN,
     TIME_CHOICES,
     PromotionOracle,
     assert_plain_json,
     brute_quantiles,
+    copied,
     fixture_ok,
     level_configs,
     resolve_time,
     reward_palettes,
     sized_lists,
 )
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scheduler.kernels import twins as _reference
@@ -416,3 +418,102 @@ def test_pickle_round_trip(kernels, case, cut):
         clone._check()
         assert clone.state_dict() == rungs.state_dict()
     run_case(clone, oracle, ops[cut:])
+
+
+# -- copy -----------------------------------------------------------------------------------------
+
+
+def drain(rungs) -> list:
+    """promote() until it finds nothing (a kernel or the oracle); what it returned."""
+    promoted = []
+    while (found := rungs.promote()) is not None:
+        promoted.append(found)
+    return promoted
+
+
+@settings(fixture_ok, max_examples=50)
+@given(promotion_cases(max_ops=60), st.integers(0, 60), st.sampled_from(COPY_WAYS))
+def test_copy_is_equal_and_independent(kernels, case, cut, how):
+    levels, max_t, mode, ops = case
+    rungs = make(kernels, levels, max_t, mode)
+    oracle = PromotionOracle(levels, max_t, mode)
+    run_case(rungs, oracle, ops[:cut], check=False)
+    state = rungs.state_dict()
+    clone = copied(rungs, how)  # equal, same state_dict, passes _check
+    oracle_clone = copy.deepcopy(oracle)
+    # adds, reports and promotions in the original leave the copy as it was ...
+    run_case(rungs, oracle, ops[cut:], check=False)
+    want = drain(rungs)
+    assert clone.state_dict() == state
+    clone._check()
+    after = rungs.state_dict()
+    # ... and the copy, given the same calls, answers like the oracle (the original's
+    # answers), without moving the original
+    run_case(clone, oracle_clone, ops[cut:])
+    assert drain(clone) == want
+    assert rungs.state_dict() == after == clone.state_dict()
+    clone._check()
+
+
+def test_copy_of_a_grown_rung(kernels):
+    """Split heaps with slack at the back, a waiting heap and a milestone map that have
+    grown: the copy keeps every layout working as the two objects go separate ways."""
+    import random
+
+    rng = random.Random(7)
+    levels, max_t = [1, 3, 9], 27
+    rungs = make(kernels, levels, max_t, "max")
+    oracle = PromotionOracle(levels, max_t, "max")
+
+    def some_ops(count):
+        ops = []
+        for _ in range(count):
+            x = rng.random()
+            if x < 0.35:
+                ops.append(("add", rng.choice([0, 0, 0, 1])))
+            elif x < 0.85:
+                ops.append(("report", rng.randrange(10**6), "at", float(rng.randrange(30))))
+            else:
+                ops.append(("promote",))
+        return ops
+
+    run_case(rungs, oracle, some_ops(800), check=False)
+    clone = copied(rungs, "copy()")
+    oracle_clone = copy.deepcopy(oracle)
+    run_case(rungs, oracle, some_ops(800), check=False)
+    run_case(clone, oracle_clone, some_ops(800), check=False)
+    assert clone.state_dict() != rungs.state_dict()
+    for kernel, expected in ((rungs, oracle), (clone, oracle_clone)):
+        kernel._check()
+        assert drain(kernel) == drain(expected)
+        assert kernel == kernels.PromotionRungs.from_state_dict(kernel.state_dict())
+
+
+def test_copy_keeps_promoted_flags_apart(kernels):
+    """A promotion in the copy flags the entry there only: the original can still
+    promote the same config, once."""
+    rungs = make(kernels, [1, 3], 9)
+    for cid, reward in enumerate([5.0, 4.0, 3.0]):
+        rungs.add(cid)
+        assert rungs.on_report(cid, 1, reward) is False  # 3 entries before any promotion
+    clone = copied(rungs, "copy.deepcopy")
+    assert clone.promote() == (0, 1)
+    assert clone.promote() is None
+    assert rungs.promote() == (0, 1)
+    assert rungs.promote() is None
+    assert clone == rungs
+    assert rungs.milestone(0) == clone.milestone(0) == 3
+    rungs.add(10, 1)
+    with pytest.raises(ValueError, match="config_id 10 is not registered"):
+        clone.milestone(10)
+    assert clone.add(10) == 1  # registered in the original only, so free in the copy
+
+
+def test_deepcopy_keeps_sharing(kernels):
+    """One kernel held twice deep-copies to one copy held twice (the memo is honoured)."""
+    rungs = make(kernels, [1, 3], 9)
+    rungs.add(0)
+    first, second = copy.deepcopy([rungs, rungs])
+    assert first is second
+    assert first is not rungs
+    assert first == rungs

@@ -4,7 +4,10 @@ Each Hypothesis state machine applies the same random operations to the pure-Pyt
 (``scheduler.kernels.twins``), the compiled kernel (``_rungs``) and a brute-force oracle
 (``_oracles``), compares every return value and error text, and after every step checks
 that both kernels pass ``_check()`` and return identical ``state_dict()``s. Round trips
-(JSON, pickle, and loading each backend's state into the other) happen mid-stream.
+(JSON, pickle, and loading each backend's state into the other) happen mid-stream, and
+copies: the machine goes on with copies of both kernels and keeps the originals aside,
+which must not move while the copies are driven, and which are driven now and then
+themselves (alike on both backends) without moving the copies.
 
 Each machine runs as a plain test that also asserts how many steps it made, so that a
 CI run cannot silently shrink to a handful of steps.
@@ -20,12 +23,14 @@ from collections import Counter
 
 import pytest
 from _oracles import (
+    COPY_WAYS,
     INT64_MAX,
     INT64_MIN,
     TIME_CHOICES,
     PromotionOracle,
     StoppingOracle,
     brute_quantiles,
+    copied,
     interesting_times,
     level_configs,
     rational_quantiles,
@@ -60,9 +65,11 @@ from scheduler._rungs.stopping import StoppingRungs
 MAX_EXAMPLES = 100
 STEP_COUNT = 60
 MIN_STEPS = 3000
+MIN_COPIES = 20  # per way of copying, and originals driven after a copy
 MACHINE_SETTINGS = settings(max_examples=MAX_EXAMPLES, stateful_step_count=STEP_COUNT)
 
 STEPS: Counter[str] = Counter()
+COPIES: Counter[str] = Counter()  # copy rules run, by way of copying; originals driven
 
 EXTREME_IDS = [INT64_MIN, INT64_MIN + 1, -1, 0, INT64_MAX, 2**32, -(2**32), 2**31 - 1]
 
@@ -116,6 +123,38 @@ class SideBySide(RuleBasedStateMachine):
         assert type(self.twin) is self.twin_cls
         assert type(self.comp) is self.comp_cls
 
+    # (twin, compiled, their state_dict) set aside by the last copy rule
+    originals: tuple | None = None
+
+    @rule(how=st.sampled_from(COPY_WAYS))
+    def copy_kernels(self, how):
+        """Go on with copies; the originals are set aside (and checked not to move)."""
+        twin, comp = copied(self.twin, how), copied(self.comp, how)
+        self.originals = (self.twin, self.comp, self.twin.state_dict())
+        self.twin, self.comp = twin, comp
+        COPIES[how] += 1
+
+    @precondition(lambda self: self.originals is not None)
+    @rule(data=st.data())
+    def drive_originals(self, data):
+        """Calls on the set-aside originals agree across backends, never move the copies."""
+        twin, comp, _ = self.originals
+        copies_before = (self.twin.state_dict(), self.comp.state_dict())
+        for method, args in self.original_calls(data, twin):
+            got_twin = outcome(getattr(twin, method), *args)
+            assert outcome(getattr(comp, method), *args) == got_twin, (method, args)
+        twin._check()
+        comp._check()
+        state = twin.state_dict()
+        assert comp.state_dict() == state
+        assert (self.twin.state_dict(), self.comp.state_dict()) == copies_before
+        self.originals = (twin, comp, state)
+        COPIES["originals driven"] += 1
+
+    def original_calls(self, data, twin):
+        """Yield (method, args) to apply to the originals (``twin`` is the twin's one)."""
+        raise NotImplementedError
+
     @invariant()
     def agree(self):
         if not hasattr(self, "twin"):
@@ -124,6 +163,10 @@ class SideBySide(RuleBasedStateMachine):
         self.twin._check()
         self.comp._check()
         assert self.comp.state_dict() == self.twin.state_dict()
+        if self.originals is not None:  # driving the copies left the originals alone
+            twin, comp, state = self.originals
+            assert twin.state_dict() == state
+            assert comp.state_dict() == state
 
 
 # -- stopping ------------------------------------------------------------------------------------
@@ -189,6 +232,11 @@ class StoppingMachine(SideBySide):
         )
         assert got == ("ok", ("array", "bool", want))
 
+    def original_calls(self, data, twin):
+        drawn = data.draw(st.lists(self.reports, min_size=1, max_size=8), label="to originals")
+        for pick, time, reward, skip_pick in drawn:
+            yield "on_report", (self.task(pick), time, reward, self.skip(skip_pick))
+
     @rule(data=st.data())
     def report_nan(self, data):
         task = self.task(data.draw(st.integers(0, 2**16), label="task"))
@@ -222,6 +270,7 @@ class PromotionMachine(SideBySide):
         self.oracle = PromotionOracle(self.levels, self.max_t, mode)
         self.configs: list[int] = []
         self.rewards = data.draw(reward_palettes(), label="rewards")
+        self.original_id = 10**15  # ids added to set-aside originals only: never reused
 
     @rule(data=st.data())
     def add(self, data):
@@ -268,6 +317,22 @@ class PromotionMachine(SideBySide):
         time = data.draw(st.integers(0, self.max_t + 1), label="time")
         got = self.both("on_report", cid, time, math.nan if nan else 1.0)
         assert got[0] == "ValueError"
+
+    def original_calls(self, data, twin):
+        for _ in range(data.draw(st.integers(1, 8), label="calls to originals")):
+            call = data.draw(st.sampled_from(["add", "report", "report", "promote"]), label="call")
+            registered = twin.state_dict()["milestones"]["config_ids"]
+            if call == "add" or not registered:
+                self.original_id += 1
+                skip = data.draw(st.integers(0, len(self.levels)), label="skip_rungs")
+                yield "add", (self.original_id, skip)
+            elif call == "report":
+                cid = data.draw(st.sampled_from(registered), label="config_id")
+                choice = data.draw(st.sampled_from(TIME_CHOICES), label="time")
+                time = resolve_time(choice, twin.milestone(cid), self.levels, self.max_t)
+                yield "on_report", (cid, time, data.draw(self.rewards, label="reward"))
+            else:
+                yield "promote", ()
 
     @rule()
     def promote(self):
@@ -356,13 +421,23 @@ def test_promotion_soak():
 # -- the tests -----------------------------------------------------------------------------------
 
 
+def assert_copies_exercised():
+    for how in COPY_WAYS:
+        assert COPIES[how] >= MIN_COPIES, COPIES
+    assert COPIES["originals driven"] >= MIN_COPIES, COPIES
+
+
 def test_stopping_side_by_side():
     STEPS.clear()
+    COPIES.clear()
     run_state_machine_as_test(StoppingMachine, settings=MACHINE_SETTINGS)
     assert STEPS["stopping"] >= MIN_STEPS, STEPS
+    assert_copies_exercised()
 
 
 def test_promotion_side_by_side():
     STEPS.clear()
+    COPIES.clear()
     run_state_machine_as_test(PromotionMachine, settings=MACHINE_SETTINGS)
     assert STEPS["promotion"] >= MIN_STEPS, STEPS
+    assert_copies_exercised()

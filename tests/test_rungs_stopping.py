@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import pickle
@@ -9,12 +10,14 @@ import pickle
 import numpy as np
 import pytest
 from _oracles import (
+    COPY_WAYS,
     INT64_MAX,
     INT64_MIN,
     StoppingOracle,
     assert_plain_json,
     brute_levels,
     brute_quantiles,
+    copied,
     fixture_ok,
     interesting_times,
     level_configs,
@@ -26,7 +29,7 @@ from _oracles import (
     sized_lists,
     tie_rewards,
 )
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scheduler.kernels import twins as _reference
@@ -465,3 +468,78 @@ def test_state_dict_keeps_mode_and_quantiles(kernels):
     assert clone.on_report(9, 3, 3.5) is rungs.on_report(9, 3, 3.5) is False
     assert clone.on_report(10, 1, -9.0) is rungs.on_report(10, 1, -9.0) is True  # below rung 0
     assert clone.on_report(0, 5, 1.0) is rungs.on_report(0, 5, 1.0) is True
+
+
+# -- copy -----------------------------------------------------------------------------------------
+
+
+def decisions(rungs, ops) -> list[bool]:
+    return [rungs.on_report(task, time, reward, skip) for task, time, reward, skip in ops]
+
+
+@settings(fixture_ok, max_examples=50)
+@given(stopping_cases(max_ops=60), st.integers(0, 60), st.sampled_from(COPY_WAYS))
+def test_copy_is_equal_and_independent(kernels, case, cut, how):
+    levels, qs, mode, ops = case
+    rungs = kernels.StoppingRungs(levels, qs, mode)
+    decisions(rungs, ops[:cut])
+    state = rungs.state_dict()
+    clone = copied(rungs, how)  # equal, same state_dict, passes _check
+    # reports into the original leave the copy as it was ...
+    want = decisions(rungs, ops[cut:])
+    assert clone.state_dict() == state
+    clone._check()
+    after = rungs.state_dict()
+    # ... and the copy, fed the same reports, decides alike without moving the original
+    assert decisions(clone, ops[cut:]) == want
+    assert rungs.state_dict() == after == clone.state_dict()
+    for j in range(len(levels)):
+        assert same_float(clone.cutoff(j), rungs.cutoff(j))
+    clone._check()
+
+
+def test_copy_of_a_grown_rung(kernels):
+    """Heaps with slack at the back and a task map that has grown: the copy keeps both
+    layouts working as the two objects go separate ways."""
+    levels, max_t = [1, 3, 9], 27
+    qs = brute_quantiles(levels, max_t)
+    rungs = kernels.StoppingRungs(levels, qs, "min")
+    oracle = StoppingOracle(levels, qs, "min")
+    rng = np.random.default_rng(4)
+
+    def some_reports(count):
+        return [
+            (int(t), int(rng.choice([1, 3, 9, 27])), float(rng.integers(0, 40)), 0)
+            for t in rng.integers(-(10**12), 10**12, size=count)
+        ]
+
+    feed(rungs, oracle, some_reports(1200))
+    clone = copied(rungs, "copy()")
+    oracle_clone = copy.deepcopy(oracle)
+    feed(rungs, oracle, some_reports(1200))
+    feed(clone, oracle_clone, some_reports(1200))
+    assert clone.state_dict() != rungs.state_dict()
+    for kernel, expected in ((rungs, oracle), (clone, oracle_clone)):
+        kernel._check()
+        check_cutoffs(kernel, expected)
+        assert kernel == kernels.StoppingRungs.from_state_dict(kernel.state_dict())
+
+
+def test_copy_of_empty_rungs(kernels):
+    rungs = kernels.StoppingRungs([1, 3], [0.5, 0.5], "min")
+    clone = copied(rungs, "copy()")
+    assert (clone.levels, clone.quantiles, clone.mode) == ([1, 3], [0.5, 0.5], "min")
+    assert clone.on_report(0, 1, 2.0) is True
+    assert clone.on_report(1, 1, 3.0) is False  # mode "min", cutoff 2.0
+    assert rungs.num_recorded(0) == 0
+    assert rungs.cutoff(0) is None
+
+
+def test_deepcopy_keeps_sharing(kernels):
+    """One kernel held twice deep-copies to one copy held twice (the memo is honoured)."""
+    rungs = kernels.StoppingRungs([1, 3], [0.5, 0.5])
+    rungs.on_report(0, 1, 1.0)
+    first, second = copy.deepcopy([rungs, rungs])
+    assert first is second
+    assert first is not rungs
+    assert first == rungs

@@ -8,7 +8,7 @@
 # Expected O(1) per lookup and insert.
 
 from libc.stdint cimport int32_t, int64_t, uint64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from scheduler._rungs._mem cimport release, resized
 
@@ -64,6 +64,16 @@ cdef inline int idmap_init(IdMap* m, Py_ssize_t capacity) except -1 nogil:
     memset(m.slots, 0xFF, <size_t>capacity * sizeof(IdSlot))
     m.capacity = capacity
     m.count = 0
+    return 0
+
+
+cdef inline int idmap_copy(IdMap* m, const IdMap* source) except -1 nogil:
+    """``m`` becomes a copy of ``source`` (same capacity, same slots); ``m`` must hold
+    no table. O(capacity): one memcpy, no rehash."""
+    m.slots = <IdSlot*>resized(NULL, <size_t>source.capacity * sizeof(IdSlot))
+    memcpy(m.slots, source.slots, <size_t>source.capacity * sizeof(IdSlot))
+    m.capacity = source.capacity
+    m.count = source.count
     return 0
 
 

@@ -6,6 +6,7 @@ error texts, draws and state_dict).
 
 cimport cython
 from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
 
 from scheduler._rungs._mem cimport release, resized
 
@@ -143,6 +144,42 @@ cdef class BracketSampler:
             if u < self.cumulative[s]:
                 return s
         return self._num_brackets - 1
+
+    @cython.annotation_typing(False)
+    def copy(self) -> BracketSampler:
+        """An independent copy: equal to this one, sharing no mutable state.
+
+        Returns
+        -------
+        BracketSampler
+            Of the same type, with the same :meth:`state_dict`: both draw the same
+            sequence from here on, and drawing from either never advances the other.
+            ``copy.copy`` and ``copy.deepcopy`` return the same.
+
+        Notes
+        -----
+        O(num_brackets).
+        """
+        # the Python-level fields first: an object without __init__ fails here, early
+        levels, probabilities = list(self._levels), list(self._probabilities)
+        cdef BracketSampler other = type(self).__new__(type(self))
+        other._levels = levels
+        other._probabilities = probabilities
+        other._max_t = self._max_t
+        other._seed = self._seed
+        other.cumulative = <double*>resized(NULL, <size_t>self._num_brackets * sizeof(double))
+        memcpy(other.cumulative, self.cumulative, <size_t>self._num_brackets * sizeof(double))
+        other._num_brackets = self._num_brackets
+        other.state = self.state
+        return other
+
+    @cython.annotation_typing(False)
+    def __copy__(self) -> BracketSampler:
+        return self.copy()
+
+    @cython.annotation_typing(False)
+    def __deepcopy__(self, memo) -> BracketSampler:
+        return self.copy()
 
     @cython.annotation_typing(False)
     def state_dict(self) -> dict:

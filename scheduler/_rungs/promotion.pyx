@@ -7,7 +7,7 @@ error texts, decisions and state_dict).
 cimport cython
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
-from libc.string cimport memmove, memset
+from libc.string cimport memcpy, memmove, memset
 from libcpp.algorithm cimport sort
 from libcpp.pair cimport pair
 from libcpp.vector cimport vector
@@ -16,6 +16,7 @@ from scheduler._rungs._heap cimport better, iheap_pop, iheap_push
 from scheduler._rungs._idmap cimport (
     IdSlot,
     idmap_check,
+    idmap_copy,
     idmap_find,
     idmap_free,
     idmap_init,
@@ -82,6 +83,40 @@ cdef int waiting_reserve(PromotionRung* rung, Py_ssize_t needed) except -1 nogil
     cdef Py_ssize_t capacity = grown_capacity(rung.waiting_capacity, needed)
     rung.waiting = <uint32_t*>resized(rung.waiting, <size_t>capacity * sizeof(uint32_t))
     rung.waiting_capacity = capacity
+    return 0
+
+
+cdef int rung_copy(PromotionRung* rung, const PromotionRung* source) except -1 nogil:
+    """Make ``rung`` (holding no buffers) a copy of ``source``, capacities and heap
+    layout included. O(n): one memcpy per array.
+
+    On MemoryError ``rung`` holds what was allocated so far (``_release`` frees it).
+    """
+    rung[0] = source[0]
+    rung.keys = NULL
+    rung.config_ids = NULL
+    rung.promoted = NULL
+    rung.split = NULL
+    rung.waiting = NULL
+    cdef Py_ssize_t capacity = source.capacity
+    cdef size_t n = <size_t>source.n
+    cdef Py_ssize_t n_rest = source.n - source.n_top
+    if capacity > 0:
+        rung.keys = <double*>resized(NULL, <size_t>capacity * sizeof(double))
+        rung.config_ids = <int64_t*>resized(NULL, <size_t>capacity * sizeof(int64_t))
+        rung.promoted = <uint8_t*>resized(NULL, <size_t>capacity * sizeof(uint8_t))
+        rung.split = <uint32_t*>resized(NULL, <size_t>capacity * sizeof(uint32_t))
+        memcpy(rung.keys, source.keys, n * sizeof(double))
+        memcpy(rung.config_ids, source.config_ids, n * sizeof(int64_t))
+        memcpy(rung.promoted, source.promoted, n * sizeof(uint8_t))
+        memcpy(rung.split, source.split, <size_t>source.n_top * sizeof(uint32_t))
+        # the rest heap lives at the back, at the same offsets in both (same capacity)
+        memcpy(rung.split + capacity - n_rest, source.split + capacity - n_rest,
+               <size_t>n_rest * sizeof(uint32_t))
+    if source.waiting_capacity > 0:
+        rung.waiting = <uint32_t*>resized(
+            NULL, <size_t>source.waiting_capacity * sizeof(uint32_t))
+        memcpy(rung.waiting, source.waiting, <size_t>source.n_waiting * sizeof(uint32_t))
     return 0
 
 
@@ -481,6 +516,55 @@ cdef class PromotionRungs:
         if milestone == -1:
             raise ValueError(f"config_id {c_config_id} is not registered (call add() first)")
         return self._level(milestone)
+
+    @cython.annotation_typing(False)
+    def copy(self) -> PromotionRungs:
+        """An independent copy: equal to this one, sharing no mutable state.
+
+        Returns
+        -------
+        PromotionRungs
+            Of the same type, with the same :meth:`state_dict`; adding, recording or
+            promoting in either never changes the other. ``copy.copy`` and
+            ``copy.deepcopy`` return the same. Much cheaper than :meth:`state_dict`:
+            to snapshot the state under a lock, copy under it and call
+            :meth:`state_dict` on the copy after.
+
+        Notes
+        -----
+        O(n) for n recorded entries and registered configs, at memory speed in the
+        compiled kernel: one memcpy per C buffer (entries, heaps, milestone map;
+        capacities kept), no Python object per entry.
+        """
+        # the Python-level fields first: an object without __init__ fails here, early
+        levels, quantiles = list(self._levels), list(self._quantiles)
+        cdef PromotionRungs other = type(self).__new__(type(self))
+        cdef Py_ssize_t j
+        other._levels = levels
+        other._quantiles = quantiles
+        other._max_t = self._max_t
+        other._mode = self._mode
+        other.max_t_value = self.max_t_value
+        other.maximize = self.maximize
+        other.level_values = <int64_t*>resized(NULL, <size_t>self.num_rungs * sizeof(int64_t))
+        memcpy(other.level_values, self.level_values, <size_t>self.num_rungs * sizeof(int64_t))
+        other.rungs = <PromotionRung*>resized(
+            NULL, <size_t>self.num_rungs * sizeof(PromotionRung))
+        memset(other.rungs, 0, <size_t>self.num_rungs * sizeof(PromotionRung))
+        other.num_rungs = self.num_rungs
+        for j in range(self.num_rungs):
+            rung_copy(&other.rungs[j], &self.rungs[j])
+        idmap_free(&other.milestones)
+        idmap_copy(&other.milestones, &self.milestones)
+        return other
+
+    @cython.annotation_typing(False)
+    def __copy__(self) -> PromotionRungs:
+        return self.copy()
+
+    @cython.annotation_typing(False)
+    def __deepcopy__(self, memo) -> PromotionRungs:
+        return self.copy()
 
     @cython.annotation_typing(False)
     def num_recorded(self, rung_index: int) -> int:

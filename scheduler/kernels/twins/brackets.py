@@ -119,6 +119,36 @@ class BracketSampler:
                 return s
         return self._num_brackets - 1
 
+    def copy(self) -> BracketSampler:
+        """An independent copy: equal to this one, sharing no mutable state.
+
+        Returns
+        -------
+        BracketSampler
+            Of the same type, with the same :meth:`state_dict`: both draw the same
+            sequence from here on, and drawing from either never advances the other.
+            ``copy.copy`` and ``copy.deepcopy`` return the same.
+
+        Notes
+        -----
+        O(num_brackets).
+        """
+        other = type(self).__new__(type(self))
+        other._levels = list(self._levels)
+        other._max_t = self._max_t
+        other._num_brackets = self._num_brackets
+        other._seed = self._seed
+        other._state = self._state
+        other._probabilities = list(self._probabilities)
+        other._cumulative = list(self._cumulative)
+        return other
+
+    def __copy__(self) -> BracketSampler:
+        return self.copy()
+
+    def __deepcopy__(self, memo) -> BracketSampler:
+        return self.copy()
+
     def state_dict(self) -> dict:
         """The full state as plain JSON-able data, identical across backends.
 
