@@ -370,35 +370,35 @@ class Journal:
         pending = self.seq - self._covered
         return pending > 0 and pending >= max(self.snapshot_min_events, self._covered)
 
-    def begin_snapshot(self, state: dict) -> tuple:
-        """Take ``state`` (as of the current seq) and start a new segment. Call under
-        the lock that orders events; ``state`` must not be mutated afterwards (it is
-        serialized by :meth:`finish_snapshot`)."""
+    def begin_snapshot(self, state) -> tuple:
+        """Take ``state`` (as of the current seq: a dict, or a function that builds it
+        later from what it captured) and start a new segment. Call under the lock that
+        orders events; ``state`` is serialized by :meth:`finish_snapshot`, off it."""
         if self.broken:
             raise OSError("the journal was abandoned after a failed write")
-        snapshot = dict(
-            state,
-            journal_format=FORMAT,
-            seq=self.seq,
-            t=round(self.elapsed(), 6),
-            header=self.header,
-            journal_next=_segment_name(self.seq + 1),
-        )
+        extra = {
+            "journal_format": FORMAT,
+            "seq": self.seq,
+            "t": round(self.elapsed(), 6),
+            "header": self.header,
+            "journal_next": _segment_name(self.seq + 1),
+        }
         old = self._open_segment(self.seq + 1)
         self._covered = self.seq
-        return self.seq, snapshot, old
+        return self.seq, (state, extra), old
 
     def finish_snapshot(self, pending: tuple, searcher_state: dict | None = None) -> None:
         """Make the old segment durable, serialize and write the snapshot atomically
         (with the searcher's state as of its seq), then drop the segments it covers.
         Runs outside the runtime's lock; snapshots finished out of order (a user's
         ``save()`` racing the runtime's own) never replace a newer one."""
-        seq, snapshot, old = pending
+        seq, (state, extra), old = pending
         with self._io_lock:
             self._retire(old)
             if seq < self._written:
                 return
-            snapshot = dict(snapshot, searcher=searcher_state)
+            snapshot = {**(state() if callable(state) else state), **extra}
+            snapshot["searcher"] = searcher_state
             atomic_write_text(self.path, _dumps(snapshot))
             self._written = seq
             for first, file in _segments(self.path):

@@ -481,11 +481,19 @@ class BaseScheduler:
             "runner": self._runner.state_dict(),
         }
 
-    def _snapshot_state(self) -> dict:
-        # Taken under the runtime's lock: no per-row conversion here, the journal
-        # serializes it (converting numpy values) on the writer thread. The searcher's
-        # state is added by the runtime after the events this snapshot covers.
-        return self._state_dict_unlocked(convert=False)
+    def _snapshot_state(self):
+        """Under the runtime's lock: capture the state (copies, no conversion) and
+        return the function that builds it on the writer thread, where the journal
+        serializes it. The searcher's state is added by the runtime after exactly the
+        events this snapshot covers."""
+        head = {"version": STATE_VERSION, **self._header()}
+        policy, history = self.policy.capture(), self.history.capture()
+        runner = self._runner.state_dict()
+
+        def build() -> dict:
+            return {**head, "policy": policy(), "history": history(), "runner": runner}
+
+        return build
 
     def _searcher_state(self, timeout: float = 60.0) -> dict | None:
         """The searcher's state after every event so far."""

@@ -32,6 +32,7 @@ The class does no locking: the runtime calls it under its own lock.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import numbers
@@ -103,6 +104,21 @@ def _require(condition: bool, message: str) -> None:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _task_state(t: TaskRecord, conv=_identity) -> dict:
+    return {
+        "task_id": t.task_id,
+        "config_id": t.config_id,
+        "config": conv(t.config),
+        "bracket": t.bracket,
+        "resume_from": t.resume_from,
+        "status": t.status,
+        "reason": t.reason,
+        "traceback": t.traceback,
+        "start_time": t.start_time,
+        "end_time": t.end_time,
+    }
 
 
 def _real(value: Any) -> float | None:
@@ -268,10 +284,10 @@ class History:
             raise ValueError(f"task {task_id} ended but was never started")
         if task.status != "running":
             raise ValueError(f"task {task_id} already ended ({task.status})")
-        task.status = status
-        task.reason = reason
-        task.traceback = traceback
-        task.end_time = end_time
+        # A new record, not a mutation: a snapshot captured earlier holds the old one.
+        task = self.tasks[task_id] = dataclasses.replace(
+            task, status=status, reason=reason, traceback=traceback, end_time=end_time
+        )
         self._counts["running"] -= 1
         self._counts[status] += 1
         rows = self.training_history[task_id]
@@ -370,23 +386,27 @@ class History:
             "reward_attr": self.reward_attr,
             "time_attr": self.time_attr,
             "mode": self.mode,
-            "tasks": [
-                {
-                    "task_id": t.task_id,
-                    "config_id": t.config_id,
-                    "config": conv(t.config),
-                    "bracket": t.bracket,
-                    "resume_from": t.resume_from,
-                    "status": t.status,
-                    "reason": t.reason,
-                    "traceback": t.traceback,
-                    "start_time": t.start_time,
-                    "end_time": t.end_time,
-                }
-                for t in self.tasks.values()
-            ],
+            "tasks": [_task_state(t, conv) for t in self.tasks.values()],
             "reports": [conv(row) for row in self._rows] if convert else list(self._rows),
         }
+
+    def capture(self):
+        """A zero-argument function that returns ``state_dict(convert=False)`` as of
+        now, later: only the lists of records and rows are copied here (task records
+        and rows are replaced, never mutated, once stored), so the runtime's lock is
+        held for two pointer copies."""
+        head = {
+            "format": STATE_FORMAT,
+            "reward_attr": self.reward_attr,
+            "time_attr": self.time_attr,
+            "mode": self.mode,
+        }
+        tasks, rows = list(self.tasks.values()), list(self._rows)
+
+        def build() -> dict:
+            return {**head, "tasks": [_task_state(t) for t in tasks], "reports": rows}
+
+        return build
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Replace this history by the one in ``state`` (from :meth:`state_dict`, possibly

@@ -153,6 +153,13 @@ class Policy(abc.ABC):
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` output."""
 
+    def capture(self):
+        """A zero-argument function that returns :meth:`state_dict` as of now, later:
+        cheap to take under the runtime's lock (copies, not conversions), called on
+        another thread. The default converts at once."""
+        state = self.state_dict()
+        return lambda: state
+
 
 class SearcherPolicy(Policy):
     """A policy whose new configs come from a searcher, numbered 0, 1, 2, ..."""

@@ -204,6 +204,30 @@ class HyperbandPolicy(SearcherPolicy):
             "systems": [None if s is None else s.state_dict() for s in self.systems],
         }
 
+    def capture(self):
+        """The state as of now, built later: kernels copied at memcpy speed, the dicts
+        shallow-copied (their values are never mutated), so the runtime's lock is held
+        for copies only."""
+        head = {"type": self.type, "levels": list(self.levels), "max_t": self.max_t}
+        head.update(self._searcher_state())
+        configs, brackets = dict(self.configs), dict(self.brackets)
+        dead, tasks, unsent = set(self._dead), dict(self._tasks), dict(self._last_unsent)
+        sampler = self.sampler.copy()
+        systems = [None if s is None else s.copy() for s in self.systems]
+
+        def build() -> dict:
+            return {
+                **head,
+                "configs": [[cid, configs[cid], brackets[cid]] for cid in configs],
+                "dead": sorted(dead),
+                "running": [[t, c] for t, c in tasks.items()],
+                "unsent": [[t, r] for t, r in unsent.items()],
+                "sampler": sampler.state_dict(),
+                "systems": [None if s is None else s.state_dict() for s in systems],
+            }
+
+        return build
+
     def load_state_dict(self, state: dict) -> None:
         if state["type"] != self.type or state["levels"] != list(self.levels):
             raise ValueError(

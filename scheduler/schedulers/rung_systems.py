@@ -40,6 +40,11 @@ class RungSystem(abc.ABC):
         """A paused config to promote as ``(config_id, resume_from)``, or None."""
         return None
 
+    def copy(self) -> RungSystem:
+        """An independent copy (the kernel's buffers copied at memcpy speed), for a
+        snapshot taken under the runtime's lock and serialized after it."""
+        return type(self)(self.kernel.copy())
+
     def num_recorded(self, rung_index: int) -> int:
         """Entries recorded at rung ``rung_index``."""
         return self.kernel.num_recorded(rung_index)
