@@ -121,7 +121,13 @@ def _run(s, calls: Calls, *, time_reports: bool, skip_final_snapshot: bool = Fal
     if time_reports:
         runner.handle_report = calls.wrap("handle_report", runner.handle_report)
     if skip_final_snapshot:
-        runner._snapshot = lambda force: None
+        finish = runner._finish
+
+        def finish_without_snapshot():
+            runner.snapshot_state = None  # the run's end takes no snapshot
+            finish()
+
+        runner._finish = finish_without_snapshot
     if not time_reports and runner.snapshot_state is not None:
         runner.snapshot_state = calls.wrap("snapshot_state", runner.snapshot_state)
     s.run()
@@ -139,8 +145,8 @@ def _patched_journal(calls: Calls):
     timed_finish = _journal.Journal.finish_snapshot
     sizes = calls.times.setdefault("snapshot_bytes", [])
 
-    def finish_snapshot(self, pending):
-        timed_finish(self, pending)
+    def finish_snapshot(self, pending, searcher_state=None):
+        timed_finish(self, pending, searcher_state)
         sizes.append(os.path.getsize(self.path))
 
     _journal.Journal.finish_snapshot = finish_snapshot
