@@ -39,13 +39,20 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """How a task ended."""
+    """How a task ended.
+
+    ``error`` is one line (``"ValueError: ..."``, ``"the program exited with code 3"``);
+    ``traceback`` the full text when there is one; ``where`` the user's file and line
+    that raised (``"/path/train.py:12"``), the innermost frame outside the scheduler
+    package, when known.
+    """
 
     kind: str
     error: str | None = None
     traceback: str | None = None
     num_reports: int = 0
     return_value: object = field(default=None, repr=False)
+    where: str | None = None
 
 
 def _ignore(task_id: int) -> None:
