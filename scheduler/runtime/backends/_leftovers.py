@@ -84,6 +84,8 @@ def _find(*, root: int | None, pgid: int | None, token: str | None) -> list[int]
     ``pgid`` or carry ``token``; never this process or ``root`` itself."""
     me = os.getpid()
     marker = f"\0{TOKEN_VARIABLE}={token}\0".encode() if token else None
+    if root is None and pgid is None:
+        return [] if marker is None else _find_token(marker, me)
     parents: dict[int, int] = {}
     matched: set[int] = set()
     try:
@@ -115,6 +117,20 @@ def _find(*, root: int | None, pgid: int | None, token: str | None) -> list[int]
                 seen.add(ancestor)
                 ancestor = parents.get(ancestor)
     return sorted(matched)
+
+
+def _find_token(marker: bytes, me: int) -> list[int]:
+    """Processes whose environment holds ``marker`` (one read per process; a zombie's
+    environment reads empty, so it never matches)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.isdigit() and int(entry) != me and _has_token(entry, marker):
+            found.append(int(entry))
+    return found
 
 
 def reap_children() -> int:

@@ -1,12 +1,11 @@
 """Runs :class:`scheduler.Command` trials: any executable, one process per task.
 
 Each task has one thread in the driver, which starts the program (its own session and
-process group; ``PR_SET_PDEATHSIG`` so it dies with the driver) and then waits on one
-selector for: report lines on the program's report descriptor (``scheduler.report``,
-answered with the decision), report lines on its stdout (``[scheduler] {json}``, read as
-they come; every stdout line also goes to ``stdout.log``), the program's exit (its
-``pidfd``), a cancel, and the deadlines (``_timeout``, the stop grace). stderr goes
-straight to ``stderr.log``. Both logs are in the task's folder (``TaskSpec.log_dir``).
+process group) and then waits on one selector for: report lines on the program's
+report descriptor (``scheduler.report``, answered with the decision), report lines on
+its stdout (``[scheduler] {json}``, read as they come; every stdout line also goes to
+``stdout.log``), the program's exit (its ``pidfd``), a cancel, and the deadlines
+(``_timeout``, the stop grace). stderr goes straight to ``stderr.log``. Both logs are in the task's folder (``TaskSpec.log_dir``).
 
 Every report goes through the same :class:`~scheduler.runtime.reporter.Reporter` as a
 ``train_fn``'s (validation, timestamps, JSON-able values). A stopped or paused program
@@ -17,6 +16,10 @@ process group. When the task ends, whatever it left (its process group, and any
 process carrying its ``SCHEDULER_TASK_TOKEN``, e.g. one that called ``setsid``) is
 killed before the runtime hears of the end.
 
+A driver killed with SIGKILL cannot stop its programs: one that reports (its descriptor
+or stdout then breaks) ends at its next report, one that never reports runs on. (A
+driver that exits normally, even with tasks running, kills them: an ``atexit`` hook.)
+
 How a task ends: the decision's outcome once stopped or paused; ``raised`` with the
 message for a refused report or a malformed ``[scheduler]`` line (line number and text);
 ``died`` with the exit code or signal and the last 20 lines of stderr for a program that
@@ -26,7 +29,9 @@ exits non-zero or is killed, or that runs past ``_timeout``; ``returned`` when i
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -39,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 from scheduler._command import Command
 from scheduler._decorator import RESERVED_NAMES
@@ -66,28 +72,7 @@ LINE_PREFIX = b"[scheduler]"
 STDERR_TAIL_LINES = 20
 _MAX_LINE = 1 << 20  # a longer stdout line is logged in pieces, never parsed
 _DRAIN_AFTER_EXIT = 1.0  # seconds to read what the program wrote before it exited
-_PR_SET_PDEATHSIG = 1
 _TRACEBACK_LINE = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
-
-
-def _load_prctl():
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-        prctl.restype = ctypes.c_int
-        return prctl
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        return None
-
-
-_prctl = _load_prctl()
-
-
-def _die_with_driver() -> None:  # pragma: no cover - runs in the forked child
-    """preexec_fn: SIGKILL the program when the driver thread that started it ends
-    (the task's thread lives until the program is reaped, so: when the driver dies)."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _pidfd(pid: int) -> int | None:
@@ -263,7 +248,6 @@ class CommandTask:
                         stderr=stderr_log,
                         pass_fds=(child_sock.fileno(),),
                         start_new_session=True,
-                        preexec_fn=_die_with_driver if _prctl is not None else None,
                     )
                 except OSError as exc:
                     return TaskOutcome(
@@ -475,9 +459,9 @@ class CommandTask:
             self._kill_at = now + 1.0  # again, if it has not died yet
 
     def _after_exit(self) -> None:
-        """The program exited: kill what it left, so that pipes it shared close."""
+        """The program exited: kill its group, so that pipes its children share close
+        (what escaped the group is found by its token when the task is cleaned up)."""
         _leftovers.kill_group(self.popen.pid)
-        _leftovers.kill_leftovers(token=self.token, timeout=1.0)
 
     def _outcome(self) -> TaskOutcome:
         returncode = self.popen.returncode
@@ -569,6 +553,18 @@ class CommandTask:
             self._stdout_log.close()
 
 
+def _kill_at_exit(ref) -> None:
+    backend = ref()
+    if backend is None:
+        return
+    with backend._lock:
+        tasks = [task for task, _ in backend._tasks.values()]
+    for task in tasks:
+        if task.popen is not None and task.popen.poll() is None:
+            _leftovers.kill_group(task.popen.pid)
+            _leftovers.kill_leftovers(token=task.token, timeout=0.5)
+
+
 class CommandBackend(Backend):
     """Runs each task's :class:`~scheduler.Command` as its own process."""
 
@@ -581,6 +577,10 @@ class CommandBackend(Backend):
         self._lock = threading.Lock()
         self._tasks: dict[int, tuple[CommandTask, threading.Thread]] = {}
         self._closing = False
+        # A driver that exits without shutting the run down (an exception in the user's
+        # script) must not leave programs running: their threads are daemons.
+        self._at_exit = functools.partial(_kill_at_exit, weakref.ref(self))
+        atexit.register(self._at_exit)
 
     def prepare(self, max_concurrency: int) -> None:
         """Nothing to warm up: each task starts its own program."""
@@ -620,6 +620,7 @@ class CommandBackend(Backend):
             entry[0].cancel(reason)
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        atexit.unregister(self._at_exit)
         deadline = time.monotonic() + timeout
         with self._lock:
             self._closing = True
