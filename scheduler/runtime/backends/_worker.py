@@ -4,8 +4,11 @@ The driver starts ``python -c "...worker_main(FD, ONE_SHOT)"`` with one end of a
 pair as file descriptor FD. Protocol over that connection, every message a pickled
 tuple sent with ``send_bytes``:
 
-driver -> worker: ``("run", spec, fn_key, (fn_bytes, sources) or None, sys_path)``,
-                  ``("exit",)``, and the decision string in reply to each report.
+driver -> worker: ``("load", fn_key, (fn_bytes, sources), sys_path)`` once per
+                  train_fn (as soon as the worker is ready, so that what the function
+                  imports is imported before a task needs it), ``("run", spec,
+                  fn_key)``, ``("exit",)``, and the decision string in reply to each
+                  report.
 worker -> driver: ``("ready",)`` once imports are done, ``("report", task_id, result)``,
                   ``("end", task_id, outcome, retire)``: ``retire`` is None when the
                   worker can take another task, else why it cannot (it exits).
@@ -40,7 +43,7 @@ import cloudpickle
 from scheduler.runtime.backends import _leftovers
 from scheduler.runtime.backends._ship import install_sources
 from scheduler.runtime.backends._state import ProcessState
-from scheduler.runtime.backends.base import TaskOutcome
+from scheduler.runtime.backends.base import RAISED, TaskOutcome
 from scheduler.runtime.execute import execute
 
 #: exit status of a worker whose connection to the driver broke during a task (the
@@ -112,6 +115,21 @@ def _broken(conn: Connection, identity) -> bool:
     return conn.closed or _identity(conn.fileno()) != identity
 
 
+def _load(fn_bytes: bytes):
+    """The train_fn, or a failed outcome saying why it cannot be loaded here (a module
+    that does not import in the worker, say)."""
+    try:
+        return cloudpickle.loads(fn_bytes)
+    except BaseException as exc:  # noqa: BLE001 - reported with the task that needs it
+        import traceback
+
+        return TaskOutcome(
+            RAISED,
+            error=f"the train_fn could not be loaded in the worker: {type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
+
+
 def _without_return_value(outcome: TaskOutcome) -> TaskOutcome:
     return TaskOutcome(
         outcome.kind,
@@ -139,15 +157,17 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
             break  # driver gone
         if message[0] == "exit":
             break
-        _, spec, fn_key, payload, sys_path = message
-        spec = cloudpickle.loads(spec)
-        for entry in reversed(sys_path):
-            if entry not in sys.path:
-                sys.path.insert(0, entry)
-        if fn_key not in functions:
-            fn_bytes, sources = payload
+        if message[0] == "load":
+            _, fn_key, (fn_bytes, sources), sys_path = message
+            for entry in reversed(sys_path):
+                if entry not in sys.path:
+                    sys.path.insert(0, entry)
             install_sources(sources)
-            functions[fn_key] = cloudpickle.loads(fn_bytes)
+            functions[fn_key] = _load(fn_bytes)
+            continue
+        _, spec, fn_key = message
+        spec = cloudpickle.loads(spec)
+        train_fn = functions[fn_key]
         state = ProcessState()
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpu_ids)
         task_id = spec.task_id
@@ -156,7 +176,8 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
             _send(conn, ("report", _task_id, result))
             return _await_reply(conn)
 
-        outcome = execute(functions[fn_key], spec, send)
+        loaded = not isinstance(train_fn, TaskOutcome)  # (else: why it could not be)
+        outcome = execute(train_fn, spec, send) if loaded else train_fn
         if _broken(conn, identity):
             _leftovers.kill_leftovers(root=os.getpid(), token=token, reap=True)
             os._exit(LOST_CONNECTION)

@@ -5,7 +5,8 @@ process group) and then waits on one selector for: report lines on the program's
 report descriptor (``scheduler.report``, answered with the decision), report lines on
 its stdout (``[scheduler] {json}``, read as they come; every stdout line also goes to
 ``stdout.log``), the program's exit (its ``pidfd``), a cancel, and the deadlines
-(``_timeout``, the stop grace). stderr goes straight to ``stderr.log``. Both logs are in the task's folder (``TaskSpec.log_dir``).
+(``_timeout``, the stop grace). stderr goes straight to ``stderr.log``. Both logs are
+in the task's folder (``TaskSpec.log_dir``).
 
 Every report goes through the same :class:`~scheduler.runtime.reporter.Reporter` as a
 ``train_fn``'s (validation, timestamps, JSON-able values). A stopped or paused program

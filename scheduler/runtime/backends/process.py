@@ -135,11 +135,23 @@ class _Worker:
 
     def send(self, data: bytes) -> bool:
         with self.send_lock:
-            try:
-                self.conn.send_bytes(data)
-            except (OSError, AttributeError):
-                return False  # a dead worker: its reader thread sees the end
+            return self._send(data)
+
+    def _send(self, data: bytes) -> bool:
+        try:
+            self.conn.send_bytes(data)
+        except (OSError, AttributeError):
+            return False  # a dead worker: its reader thread sees the end
         return True
+
+    def send_function(self, key: int, payload) -> bool:
+        """Ship the train_fn once (``load``), unless this worker has it already."""
+        with self.send_lock:
+            if key in self.fn_keys:
+                return True
+            self.fn_keys.add(key)
+            message = ("load", key, payload, absolute_sys_path(sys.path))
+            return self._send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def kill(self) -> None:
         """SIGKILL the worker and everything in its session's group, so that no child
@@ -275,7 +287,7 @@ class ProcessBackend(Backend):
         if launch is not None:
             launch.thread.start()
         if send_now:
-            worker.send(self._run_message(worker, run))
+            self._send_run(worker, run)
         self._top_up()
 
     def _pick(self, gpu_ids) -> _Worker | None:
@@ -307,17 +319,10 @@ class ProcessBackend(Backend):
         if not worker.send(pickle.dumps(("exit",))):
             worker.kill()
 
-    def _run_message(self, worker: _Worker, run: _Run) -> bytes:
-        payload = None if self._fn_key in worker.fn_keys else self._fn_payload
-        worker.fn_keys.add(self._fn_key)
-        message = (
-            "run",
-            run.spec_bytes,
-            self._fn_key,
-            payload,
-            absolute_sys_path(sys.path),
-        )
-        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    def _send_run(self, worker: _Worker, run: _Run) -> None:
+        worker.send_function(self._fn_key, self._fn_payload)
+        message = ("run", run.spec_bytes, self._fn_key)
+        worker.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def cancel(self, task_id: int, reason: str) -> None:
         end_now = False
@@ -432,7 +437,9 @@ class ProcessBackend(Backend):
                     run.sent = True
                 self._ready_cond.notify_all()
             if send:
-                worker.send(self._run_message(worker, run))
+                self._send_run(worker, run)
+            else:  # load the train_fn (and what it imports) before a task needs it
+                worker.send_function(self._fn_key, self._fn_payload)
             return True
         if kind == "report":
             task_id, result = message[1], message[2]
