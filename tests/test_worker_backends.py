@@ -449,3 +449,45 @@ def test_fault_matrix(case, fault_run):
 def test_fault_matrix_leaves_nothing_behind(fault_run):
     assert_none_left(MARKER)
     assert fault_run.resources.can_acquire()
+
+
+@pytest.mark.parametrize("backend", WORKERS)
+def test_train_fn_from_the_users_uninstalled_module(backend, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mymodel.py").write_text(
+        textwrap.dedent(
+            """\
+            import scheduler as ag
+
+            @ag.args(x=ag.space.Real(0.0, 1.0))
+            def train_fn(args, reporter):
+                reporter(epoch=1, accuracy=args.x)
+            """
+        )
+    )
+    (project / "main.py").write_text(
+        textwrap.dedent(
+            f"""\
+            import scheduler as ag
+            from mymodel import train_fn
+
+            s = ag.FIFOScheduler(train_fn, num_trials=2, backend={backend!r}, progress=False)
+            s.run()
+            s.join_jobs()
+            print(sorted(r.status for r in s.history.tasks.values()))
+            """
+        )
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, str(project / "main.py")],
+        cwd=elsewhere,  # the module is found only through the script's folder
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "['completed', 'completed']" in done.stdout, done.stdout + done.stderr[-2000:]
