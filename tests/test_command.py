@@ -144,6 +144,21 @@ def test_program_gets_config_as_args_and_environment(tmp_path):
     assert (logs / "stdout.log").exists() and (logs / "stderr.log").exists()
 
 
+def test_program_sees_its_gpus_in_cuda_visible_devices():
+    cmd = sch.Command(["python", PROGRAM, "--case", "env"], x=space.Real(0.0, 1.0))
+    s = _fifo(
+        cmd,
+        num_trials=2,
+        resource={"num_cpus": 1, "num_gpus": 1},
+        total_resources={"num_cpus": 2, "num_gpus": 2},
+    )
+    _run(s)
+    for record in _records(s):
+        assert record.status == "completed", record.reason
+        (row,) = s.training_history[record.task_id]
+        assert row["cuda"] in ("0", "1")
+
+
 def test_stdout_lines_report_and_other_output_goes_to_the_log(tmp_path):
     script = tmp_path / "train.sh"
     script.write_text(

@@ -422,6 +422,9 @@ class ProcessBackend(Backend):
                         return
                 return
             if not worker.ready and time.monotonic() - started > _WORKER_START_TIMEOUT:
+                worker.failure = (
+                    f"a worker process did not start within {_WORKER_START_TIMEOUT:.0f} s"
+                )
                 worker.kill()
 
     def _handle(self, worker: _Worker, message) -> bool:
@@ -507,7 +510,7 @@ class ProcessBackend(Backend):
         if worker.pidfd is not None:
             with contextlib.suppress(OSError):
                 os.close(worker.pidfd)
-        failure = None
+        failure = worker.failure  # (a start that timed out)
         if not worker.ready and not killed:
             failure = f"a worker process failed to start ({describe_exit(returncode)})"
         self._gone(worker, returncode, failure)
