@@ -140,7 +140,7 @@ def test_program_gets_config_as_args_and_environment(tmp_path):
     assert row["checkpoint"].endswith("config_0") and os.path.isdir(row["checkpoint"])
     assert row["resume"] == "" and row["cuda"] == "" and row["extra"] == "hello"
     assert row["ids"] == [0, 0]
-    logs = tmp_path / "out" / "checkpoints" / "tasks" / "0"
+    logs = tmp_path / "out" / "latest" / "tasks" / "0"
     assert (logs / "stdout.log").exists() and (logs / "stderr.log").exists()
 
 
@@ -183,7 +183,7 @@ def test_stdout_lines_report_and_other_output_goes_to_the_log(tmp_path):
         (2, 0.2),
         (3, 0.3),
     ]
-    logs = tmp_path / "out" / "checkpoints" / "tasks" / "0"
+    logs = tmp_path / "out" / "latest" / "tasks" / "0"
     assert "training epoch 2" in (logs / "stdout.log").read_text()
     assert (logs / "stderr.log").read_text() == "a warning\n"
 
@@ -218,7 +218,7 @@ def test_score_file_is_the_final_report(tmp_path):
         (row,) = s.training_history[record.task_id]
         assert row["accuracy"] == pytest.approx(1 - record.config["lr"])
         assert row["total_epochs"] == 4
-    work = tmp_path / "out" / "checkpoints" / "tasks" / "1" / "work"
+    work = tmp_path / "out" / "latest" / "tasks" / "1" / "work"
     assert (work / "commands" / "train_stats.json").exists()
     assert (template / "commands" / "train.py").exists()
     assert not (template / "commands" / "train_stats.json").exists()  # the copy was used
@@ -383,7 +383,7 @@ def test_hyperband_promotion_pauses_and_resumes_commands_from_their_folder(tmp_p
     promoted = [r for r in records if r.resume_from]
     assert promoted, "no config was promoted"
     for record in promoted:
-        folder = tmp_path / "out" / "checkpoints" / f"config_{record.config_id}"
+        folder = tmp_path / "out" / "latest" / "checkpoints" / f"config_{record.config_id}"
         starts = (folder / "starts.txt").read_text().split()
         assert "0" in starts and str(record.resume_from) in starts
         first = s.training_history[record.task_id][0]["epoch"]

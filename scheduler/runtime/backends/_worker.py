@@ -9,7 +9,8 @@ driver -> worker: ``("load", fn_key, (fn_bytes, sources), sys_path)`` once per
                   imports is imported before a task needs it), ``("run", spec,
                   fn_key)``, ``("exit",)``, and the decision string in reply to each
                   report.
-worker -> driver: ``("ready",)`` once imports are done, ``("report", task_id, result)``,
+worker -> driver: ``("ready",)`` once imports are done, ``("running", task_id)`` when
+                  the task's code begins, ``("report", task_id, result)``,
                   ``("end", task_id, outcome, retire)``: ``retire`` is None when the
                   worker can take another task, else why it cannot (it exits).
 
@@ -177,6 +178,7 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
             return _await_reply(conn)
 
         loaded = not isinstance(train_fn, TaskOutcome)  # (else: why it could not be)
+        _send(conn, ("running", task_id))  # max_task_time counts from here
         outcome = execute(train_fn, spec, send) if loaded else train_fn
         if _broken(conn, identity):
             _leftovers.kill_leftovers(root=os.getpid(), token=token, reap=True)

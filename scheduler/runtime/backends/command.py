@@ -115,10 +115,13 @@ class CommandTask:
     spec : TaskSpec
     send : callable
         ``send(result) -> decision``, as for a reporter.
+    on_running : callable, optional
+        ``on_running()`` once the program has started.
     """
 
-    def __init__(self, command: Command, spec: TaskSpec, send):
+    def __init__(self, command: Command, spec: TaskSpec, send, on_running=None):
         self.command = command
+        self.on_running = on_running
         self.spec = spec
         self.options = command.options
         self.reporter = Reporter(
@@ -256,6 +259,8 @@ class CommandTask:
                     )
         finally:
             child_sock.close()
+        if self.on_running is not None:
+            self.on_running()
         return self._serve(parent_sock)
 
     def _serve(self, report_sock: socket.socket) -> TaskOutcome:
@@ -588,7 +593,12 @@ class CommandBackend(Backend):
         return None
 
     def start(self, spec: TaskSpec) -> None:
-        task = CommandTask(self.train_fn, spec, lambda result: self._send(spec.task_id, result))
+        task = CommandTask(
+            self.train_fn,
+            spec,
+            lambda result: self._send(spec.task_id, result),
+            on_running=lambda: self._running(spec.task_id),
+        )
         thread = threading.Thread(
             target=self._run, args=(task,), name=f"scheduler-command-{spec.task_id}", daemon=True
         )
@@ -604,6 +614,12 @@ class CommandBackend(Backend):
         except Exception:
             log.exception("handling a report of task %s failed; stopping the task", task_id)
             return "stop"
+
+    def _running(self, task_id: int) -> None:
+        try:
+            self.on_running(task_id)
+        except Exception:
+            log.exception("recording the start of task %s failed", task_id)
 
     def _run(self, task: CommandTask) -> None:
         outcome = task.run()

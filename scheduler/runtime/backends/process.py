@@ -444,6 +444,14 @@ class ProcessBackend(Backend):
             else:  # load the train_fn (and what it imports) before a task needs it
                 worker.send_function(self._fn_key, self._fn_payload)
             return True
+        if kind == "running":
+            run = worker.run
+            if run is not None and not run.ended and run.spec.task_id == message[1]:
+                try:
+                    self.on_running(message[1])
+                except Exception:
+                    log.exception("recording the start of task %s failed", message[1])
+            return True
         if kind == "report":
             task_id, result = message[1], message[2]
             run = worker.run
