@@ -198,17 +198,16 @@ def test_traceback_names_the_users_file_and_line(backend):
     assert text.splitlines()[1].startswith(f'  File "{__file__}"')  # no runtime frames first
 
 
-def test_where_names_the_innermost_user_frame():
-    from scheduler.runtime.execute import execute
-
+def test_a_failure_warning_names_the_users_line_from_a_worker(caplog):
     @sch.args(x=sch.space.Real(0.0, 1.0))
     def bad_report_fn(args, reporter):
         reporter(epoch=1)  # raises inside the reporter
 
-    spec = _spec(bad_report_fn, 0)
-    outcome = execute(bad_report_fn, spec, lambda result: "continue")
+    s = _fifo(bad_report_fn, "process", num_trials=1)
+    with caplog.at_level("WARNING", logger="scheduler"):
+        _run(s)
     line = bad_report_fn.fn.__code__.co_firstlineno + 2  # (the first line is the decorator)
-    assert outcome.where == f"{__file__}:{line}"
+    assert f"{__file__}:{line}" in caplog.text
 
 
 def test_traceback_of_a_script_function_shows_its_source(tmp_path):

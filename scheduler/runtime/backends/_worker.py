@@ -137,7 +137,6 @@ def _without_return_value(outcome: TaskOutcome) -> TaskOutcome:
         error=outcome.error,
         traceback=outcome.traceback,
         num_reports=outcome.num_reports,
-        where=outcome.where,
     )
 
 

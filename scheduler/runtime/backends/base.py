@@ -42,9 +42,7 @@ class TaskOutcome:
     """How a task ended.
 
     ``error`` is one line (``"ValueError: ..."``, ``"the program exited with code 3"``);
-    ``traceback`` the full text when there is one; ``where`` the user's file and line
-    that raised (``"/path/train.py:12"``), the innermost frame outside the scheduler
-    package, when known.
+    ``traceback`` the full text when there is one (for a program: its stderr's tail).
     """
 
     kind: str
@@ -52,7 +50,6 @@ class TaskOutcome:
     traceback: str | None = None
     num_reports: int = 0
     return_value: object = field(default=None, repr=False)
-    where: str | None = None
 
 
 def _ignore(task_id: int) -> None:

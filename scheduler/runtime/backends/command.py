@@ -36,7 +36,6 @@ import functools
 import json
 import logging
 import os
-import re
 import selectors
 import shutil
 import signal
@@ -73,7 +72,6 @@ LINE_PREFIX = b"[scheduler]"
 STDERR_TAIL_LINES = 20
 _MAX_LINE = 1 << 20  # a longer stdout line is logged in pieces, never parsed
 _DRAIN_AFTER_EXIT = 1.0  # seconds to read what the program wrote before it exited
-_TRACEBACK_LINE = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
 def _pidfd(pid: int) -> int | None:
@@ -95,15 +93,6 @@ def stderr_tail(path: str, lines: int = STDERR_TAIL_LINES) -> list[str]:
         return []
     text = data.decode(errors="replace").splitlines()
     return text[-lines:]
-
-
-def _where_in(lines: list[str]) -> str | None:
-    """The last ``File "...", line N`` of a Python traceback in stderr, if any."""
-    for line in reversed(lines):
-        match = _TRACEBACK_LINE.match(line)
-        if match and not match.group("file").startswith(_PACKAGE_ROOT + os.sep + "scheduler"):
-            return f"{match.group('file')}:{match.group('line')}"
-    return None
 
 
 class CommandTask:
@@ -492,7 +481,6 @@ class CommandTask:
             error=reason,
             traceback="\n".join(tail) or None,
             num_reports=self.reporter.num_reports,
-            where=_where_in(tail),
         )
 
     def _read_score_file(self) -> TaskOutcome | None:
