@@ -271,6 +271,7 @@ class CommandTask:
         timeout = self.options["timeout"]
         deadline = None if timeout is None else time.monotonic() + timeout
         exited_at = None
+        escapees_killed = False
         while True:
             now = time.monotonic()
             if exited_at is None and popen.poll() is not None:
@@ -278,6 +279,10 @@ class CommandTask:
                 self._after_exit()
             if exited_at is not None and (not open_streams or now - exited_at > _DRAIN_AFTER_EXIT):
                 break
+            if exited_at is not None and not escapees_killed and now - exited_at > 0.05:
+                # a process outside the group still holds a pipe: find it by its token
+                _leftovers.kill_leftovers(token=self.token, timeout=0.5)
+                escapees_killed = True
             if deadline is not None and now >= deadline and self._ending is None:
                 self._end_with(
                     TaskOutcome(DIED, error=f"exceeded the Command's _timeout={timeout:g}s"),
@@ -291,6 +296,8 @@ class CommandTask:
                     waits.append(max(0.0, moment - now))
             if exited_at is not None:
                 waits.append(max(0.0, exited_at + _DRAIN_AFTER_EXIT - now))
+                if not escapees_killed:
+                    waits.append(max(0.0, exited_at + 0.05 - now))
             for key, _ in selector.select(min(waits)):
                 kind = key.data
                 if kind == "wake":

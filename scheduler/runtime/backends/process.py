@@ -275,6 +275,8 @@ class ProcessBackend(Backend):
             worker = self._pick(gpu_ids)
             if worker is None:
                 retire = self._surplus_idle()
+                if retire is not None:
+                    retire.exit_sent = True  # (under the lock: nobody else takes it)
                 worker = launch = self._new_worker(gpu_ids)
             worker.gpu_ids = gpu_ids
             worker.run = run
@@ -315,6 +317,7 @@ class ProcessBackend(Backend):
         return None
 
     def _retire(self, worker: _Worker) -> None:
+        """Ask an idle worker to exit (its thread buries it)."""
         worker.exit_sent = True
         if not worker.send(pickle.dumps(("exit",))):
             worker.kill()
@@ -378,6 +381,9 @@ class ProcessBackend(Backend):
 
     # -- one worker's thread -----------------------------------------------------------
     def _serve(self, worker: _Worker) -> None:
+        if worker.kill_requested and worker.run is None:  # (shut down before it began)
+            self._gone(worker, None, None)
+            return
         try:
             popen, conn = self._launch_worker(worker.token)
         except Exception as exc:  # noqa: BLE001 - a launch failure fails its task only
