@@ -342,6 +342,31 @@ def test_a_dead_workers_successor_is_warm_before_the_next_launch():
         backend.shutdown(timeout=5)
 
 
+@sch.args(x=sch.space.Real(0.0, 1.0))
+def first_dies_fn(args, reporter):
+    reporter(epoch=1, accuracy=args.x)
+    if args.task_id == 0:
+        os._exit(3)
+
+
+def test_max_task_time_does_not_count_the_wait_for_a_worker(monkeypatch):
+    from scheduler.runtime.backends import process
+
+    monkeypatch.setattr(process, "_SPARES", 0)  # the successor is spawned on demand
+    real = ProcessBackend._launch_worker
+
+    def slow_launch(self, token):
+        time.sleep(0.8)  # longer than max_task_time
+        return real(self, token)
+
+    monkeypatch.setattr(ProcessBackend, "_launch_worker", slow_launch)
+    s = _fifo(first_dies_fn, "process", num_trials=2, max_task_time=0.5)
+    _run(s)
+    assert [r.status for r in _records(s)] == ["failed", "completed"], [
+        r.reason for r in _records(s)
+    ]
+
+
 def test_the_subprocess_backend_never_reuses_an_interpreter():
     pids = queue.Queue()
 

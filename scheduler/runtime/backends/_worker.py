@@ -9,8 +9,9 @@ driver -> worker: ``("load", fn_key, (fn_bytes, sources), sys_path)`` once per
                   imports is imported before a task needs it), ``("run", spec,
                   fn_key)``, ``("exit",)``, and the decision string in reply to each
                   report.
-worker -> driver: ``("ready",)`` once imports are done, ``("running", task_id)`` when
-                  the task's code begins, ``("report", task_id, result)``,
+worker -> driver: ``("ready",)`` once imports are done, ``("loaded", fn_key)`` after
+                  a ``load``, ``("running", task_id)`` when the task's code begins,
+                  ``("report", task_id, result)``,
                   ``("end", task_id, outcome, retire)``: ``retire`` is None when the
                   worker can take another task, else why it cannot (it exits).
 
@@ -164,6 +165,7 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
                     sys.path.insert(0, entry)
             install_sources(sources)
             functions[fn_key] = _load(fn_bytes)
+            _send(conn, ("loaded", fn_key))
             continue
         _, spec, fn_key = message
         spec = cloudpickle.loads(spec)

@@ -570,6 +570,7 @@ class CommandBackend(Backend):
     """Runs each task's :class:`~scheduler.Command` as its own process."""
 
     name = "command"
+    announces_running = True  # once the program is started
 
     def __init__(self, train_fn, on_report, on_end):
         if not isinstance(train_fn, Command):

@@ -90,13 +90,14 @@ def _pidfd(pid: int) -> int | None:
 class _Run:
     """One task on this backend, from ``start`` to ``on_end``."""
 
-    __slots__ = ("cancel_reason", "ended", "sent", "spec", "spec_bytes", "worker")
+    __slots__ = ("began", "cancel_reason", "ended", "sent", "spec", "spec_bytes", "worker")
 
     def __init__(self, spec: TaskSpec, spec_bytes: bytes):
         self.spec = spec
         self.spec_bytes = spec_bytes
         self.worker: _Worker | None = None
         self.sent = False  # the run message went out: only a kill can end it now
+        self.began: float | None = None  # when it was sent (then None again once running)
         self.cancel_reason: str | None = None
         self.ended = False
 
@@ -109,6 +110,7 @@ class _Worker:
         "fn_keys",
         "gpu_ids",
         "kill_requested",
+        "loaded",
         "pidfd",
         "popen",
         "ready",
@@ -124,7 +126,8 @@ class _Worker:
         self.pidfd: int | None = None
         self.gpu_ids = gpu_ids  # None: not bound yet (any task may take it)
         self.token = _leftovers.new_token()
-        self.ready = False
+        self.ready = False  # imported the runtime: can take a task
+        self.loaded = False  # has also loaded the train_fn (and what it imports)
         self.run: _Run | None = None
         self.fn_keys: set[int] = set()
         self.kill_requested = False
@@ -167,6 +170,7 @@ class _Worker:
 
 class ProcessBackend(Backend):
     name = "process"
+    announces_running = True  # the worker's ("running", task_id)
     #: run one task per interpreter (the subprocess backend) instead of reusing it
     one_shot = False
 
@@ -230,8 +234,9 @@ class ProcessBackend(Backend):
             worker.thread.start()
 
     def prepare(self, max_concurrency: int) -> None:
-        """Start ``max_concurrency`` workers and wait until each has imported; then one
-        more spare in the background."""
+        """Start ``max_concurrency`` workers and wait until each has imported and loaded
+        the train_fn (so the first tasks start at once); then one more spare in the
+        background."""
         with self._lock:
             self._start_failure = None
             missing = max(0, max_concurrency - len(self._workers))
@@ -242,7 +247,7 @@ class ProcessBackend(Backend):
         with self._lock:
             while True:
                 failure = next((w.failure for w in fresh if w.failure), None)
-                if failure is not None or all(w.ready for w in fresh):
+                if failure is not None or all(w.loaded for w in fresh):
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -293,18 +298,20 @@ class ProcessBackend(Backend):
         self._top_up()
 
     def _pick(self, gpu_ids) -> _Worker | None:
-        """An idle worker for these GPU ids: a ready one first, else one starting."""
-        starting = None
+        """An idle worker for these GPU ids: one with the train_fn loaded first, else
+        one still loading it, else one starting."""
+        best, rank = None, 3
         for worker in self._workers:
             if worker.run is not None or worker.kill_requested or worker.exit_sent:
                 continue
             if worker.gpu_ids not in (None, gpu_ids):
                 continue
-            if worker.ready:
+            if worker.loaded and self._fn_key in worker.fn_keys:
                 return worker
-            if starting is None:
-                starting = worker
-        return starting
+            mine = 1 if worker.ready else 2
+            if mine < rank:
+                best, rank = worker, mine
+        return best
 
     def _surplus_idle(self) -> _Worker | None:
         """An idle worker bound to other GPU ids, when the pool is full (to retire)."""
@@ -325,7 +332,14 @@ class ProcessBackend(Backend):
     def _send_run(self, worker: _Worker, run: _Run) -> None:
         worker.send_function(self._fn_key, self._fn_payload)
         message = ("run", run.spec_bytes, self._fn_key)
+        run.began = time.monotonic()
         worker.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _running(self, task_id: int) -> None:
+        try:
+            self.on_running(task_id)
+        except Exception:
+            log.exception("recording the start of task %s failed", task_id)
 
     def cancel(self, task_id: int, reason: str) -> None:
         end_now = False
@@ -427,9 +441,22 @@ class ProcessBackend(Backend):
                     if not self._handle(worker, message):
                         return
                 return
-            if not worker.ready and time.monotonic() - started > _WORKER_START_TIMEOUT:
+            now = time.monotonic()
+            if not worker.ready and now - started > _WORKER_START_TIMEOUT:
                 worker.failure = (
                     f"a worker process did not start within {_WORKER_START_TIMEOUT:.0f} s"
+                )
+                worker.kill()
+            run = worker.run
+            if (
+                run is not None
+                and run.began is not None
+                and now - run.began > _WORKER_START_TIMEOUT
+            ):
+                # (max_task_time starts when the task begins: this bounds the wait before)
+                worker.failure = (
+                    f"the task did not begin within {_WORKER_START_TIMEOUT:.0f} s of reaching "
+                    "its worker (did loading the train_fn hang?)"
                 )
                 worker.kill()
 
@@ -450,13 +477,16 @@ class ProcessBackend(Backend):
             else:  # load the train_fn (and what it imports) before a task needs it
                 worker.send_function(self._fn_key, self._fn_payload)
             return True
+        if kind == "loaded":
+            with self._lock:
+                worker.loaded = True
+                self._ready_cond.notify_all()
+            return True
         if kind == "running":
             run = worker.run
             if run is not None and not run.ended and run.spec.task_id == message[1]:
-                try:
-                    self.on_running(message[1])
-                except Exception:
-                    log.exception("recording the start of task %s failed", message[1])
+                run.began = None
+                self._running(message[1])
             return True
         if kind == "report":
             task_id, result = message[1], message[2]
