@@ -427,3 +427,14 @@ def test_import_scheduler_for_report_imports_no_numpy():
     code = "import sys, scheduler; scheduler.report; print('numpy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_refused_report_names_the_programs_line(caplog):
+    cmd = sch.Command(["python", PROGRAM, "--case", "bad_report"], x=space.Real(0.0, 1.0))
+    s = _fifo(cmd, num_trials=1)
+    with caplog.at_level("WARNING", logger="scheduler"):
+        _run(s)
+    (record,) = _records(s)
+    assert record.status == "failed"
+    assert "_trial_program.py" in record.traceback  # the program's own traceback
+    assert "_trial_program.py:" in caplog.text  # the warning names the user's line

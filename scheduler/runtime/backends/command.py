@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -468,6 +469,11 @@ class CommandTask:
     def _outcome(self) -> TaskOutcome:
         returncode = self.popen.returncode
         if self._ending is not None:
+            if self._ending.kind == RAISED and self._ending.traceback is None:
+                # a refused report: the program's own traceback says where it was made
+                tail = stderr_tail(self.stderr_path)
+                if tail:
+                    return dataclasses.replace(self._ending, traceback="\n".join(tail))
             return self._ending
         if returncode == 0:
             if self.options["score_file"] is not None:
