@@ -226,7 +226,14 @@ class CommandTask:
             argv = self._argv(values)
         except ValueError as exc:
             return TaskOutcome(RAISED, error=f"ValueError: {exc}")
-        cwd = self._cwd_used = self._cwd()
+        try:
+            cwd = self._cwd_used = self._cwd()
+        except OSError as exc:
+            return TaskOutcome(
+                RAISED, error=f"copying _copy_from={self.options['copy_from']!r} failed: {exc}"
+            )
+        if self.cancel_reason is not None:  # cancelled while it was being set up
+            return TaskOutcome(CANCELLED, error=self.cancel_reason)
         parent_sock, child_sock = socket.socketpair()
         self._report_sock = parent_sock
         self._stdout_log = open(self.stdout_path, "wb")  # noqa: SIM115 - closed in _clean_up
