@@ -115,9 +115,7 @@ class BaseScheduler:
                 f"clock: pass backend='simulated', got backend={backend!r}"
             )
         if not callable(train_fn) and not self.benchmark and not isinstance(train_fn, Command):
-            raise TypeError(
-                f"train_fn must be callable (or a scheduler.Command), got {train_fn!r}"
-            )
+            raise TypeError(f"train_fn must be callable (or a scheduler.Command), got {train_fn!r}")
         self.train_fn = train_fn
         if not isinstance(elapsed_time_attr, str) or not elapsed_time_attr:
             raise ValueError(
