@@ -515,3 +515,50 @@ def test_train_fn_from_the_users_uninstalled_module(backend, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "['completed', 'completed']" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+@sch.args(x=sch.space.Real(0.1, 1.0), epochs=9)
+def resumable_fn(args, reporter):
+    state = os.path.join(reporter.checkpoint_dir, "epoch.txt")
+    start = 0
+    if os.path.exists(state):
+        with open(state) as f:
+            start = int(f.read())
+    assert (args.scheduler.resume_from or 0) == start, (args.scheduler.resume_from, start)
+    for epoch in range(start + 1, args.epochs + 1):
+        with open(state, "w") as f:
+            f.write(str(epoch))
+        reporter(epoch=epoch, accuracy=args.x * epoch, pid=os.getpid())
+
+
+def test_subprocess_promotion_resumes_from_the_checkpoint_folder_and_the_run_resumes(tmp_path):
+    def hyperband(**kw):
+        return sch.HyperbandScheduler(
+            resumable_fn,
+            type="promotion",
+            grace_period=1,
+            reduction_factor=3,
+            resource={"num_cpus": 1, "num_gpus": 0},
+            total_resources={"num_cpus": 2, "num_gpus": 0},
+            reward_attr="accuracy",
+            time_attr="epoch",
+            backend="subprocess",
+            progress=False,
+            checkpoint=tmp_path / "ckpt.json",
+            **kw,
+        )
+
+    s = hyperband(num_trials=6)
+    _run(s, timeout=120)
+    records = _records(s)
+    assert "failed" not in {r.status for r in records}, [r.reason for r in records]
+    promoted = [r for r in records if r.resume_from]
+    assert promoted, "no config was promoted"
+    for record in promoted:  # continued in a fresh interpreter, from its own folder
+        rows = s.training_history[record.task_id]
+        assert rows[0]["epoch"] == record.resume_from + 1
+    resumed = hyperband(num_trials=8, resume=True)
+    assert resumed.get_best_config() == s.get_best_config()
+    _run(resumed, timeout=120)
+    assert len({r.config_id for r in _records(resumed)}) == 8
+    assert "failed" not in {r.status for r in _records(resumed)}
