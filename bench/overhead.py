@@ -1,13 +1,17 @@
 """Runtime overhead: launch latency, report round trip, throughput, worker utilization.
 
-For each backend (thread, process) and epoch length (0, 1 and 10 ms of ``time.sleep``
-per epoch): ``--trials`` no-op trials of 9 reports each under FIFOScheduler with 2
-workers. Each trial measures
+For each backend (thread, process, subprocess, command) and epoch length (0, 1 and
+10 ms of ``time.sleep`` per epoch): ``--trials`` no-op trials of 9 reports each under
+FIFOScheduler with 2 workers (``--fresh-trials`` for the backends that start an
+interpreter per trial: subprocess, command). Each trial measures
 
 * launch latency: wall time from the runtime registering the task to ``train_fn``
-  starting (median over trials);
-* report round trip: time spent inside ``reporter(...)`` (validate, send, decide,
-  reply), median over all reports;
+  starting (median and p99 over trials); for ``command`` (a Python script that
+  imports only ``scheduler.report``, ``bench/_command_noop.py``) to the script having
+  imported ``scheduler`` (the interpreter's own start included; "first line" is the
+  time to the script's first statement, before any import);
+* report round trip: time spent inside ``reporter(...)`` / ``scheduler.report(...)``
+  (validate, send, decide, reply), median and p99 over all reports;
 * utilization: time inside ``train_fn`` summed over trials / (workers x wall time).
 
 The 0 ms rows show the hot path. On the project's VM the same code runs several times
@@ -23,20 +27,30 @@ without output files, FIFO with ``output_dir`` and reports that bring a new key 
 100 reports (each widens ``results.csv``: the writer thread rewrites it), and the RL
 scheduler (its REINFORCE updates run on the searcher thread).
 
-Run: ``python bench/overhead.py`` (full: 2,000 trials) or ``--smoke`` (CI);
-``python bench/overhead.py --lock`` for the lock table.
+Run: ``python bench/overhead.py`` (full: 2,000 trials, 200 for the fresh-interpreter
+backends) or ``--smoke`` (CI); ``python bench/overhead.py --lock`` for the lock table.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import tempfile
 import time
 
 import scheduler as sch
 
 REPORTS = 9
+FRESH = ("subprocess", "command")  # a new interpreter per trial
+NOOP_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_command_noop.py")
+noop_command = sch.Command([sys.executable, NOOP_SCRIPT], epoch_s=0.001, x=sch.space.Real(0.0, 1.0))
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 @sch.args(epoch_s=0.001, x=sch.space.Real(0.0, 1.0))
@@ -60,26 +74,28 @@ def noop_fn(args, reporter):
 
 def run_one(backend: str, epoch_ms: float, trials: int, workers: int = 2) -> dict:
     s = sch.FIFOScheduler(
-        noop_fn,
+        noop_command if backend == "command" else noop_fn,
         args={"epoch_s": epoch_ms / 1000.0},
         resource={"num_cpus": 1, "num_gpus": 0},
         total_resources={"num_cpus": workers, "num_gpus": 0},
         num_trials=trials,
         reward_attr="accuracy",
         time_attr="epoch",
-        backend=backend,
+        backend="process" if backend == "command" else backend,
         progress=False,
     )
     t0 = time.perf_counter()
     s.run()
     s.join_jobs()
     wall = time.perf_counter() - t0
-    launches, round_trips, inside = [], [], 0.0
+    launches, first_lines, round_trips, inside = [], [], [], 0.0
     n_reports = 0
     for task_id, record in s.history.tasks.items():
         rows = s.training_history[task_id]
         n_reports += len(rows)
         launches.append(rows[0]["entered_wall"] - record.start_time)
+        if "first_line_wall" in rows[0]:
+            first_lines.append(rows[0]["first_line_wall"] - record.start_time)
         round_trips.extend(r["rt_prev"] for r in rows if r["rt_prev"] is not None)
         inside += rows[-1]["inside"]  # entry to the last report: every epoch included
     statuses = s.history.status_counts()
@@ -91,7 +107,10 @@ def run_one(backend: str, epoch_ms: float, trials: int, workers: int = 2) -> dic
         "trials": trials,
         "wall_s": wall,
         "launch_ms": statistics.median(launches) * 1e3,
+        "launch_p99_ms": percentile(launches, 99) * 1e3,
+        "first_line_ms": statistics.median(first_lines) * 1e3 if first_lines else None,
         "round_trip_us": statistics.median(round_trips) * 1e6,
+        "round_trip_p99_us": percentile(round_trips, 99) * 1e6,
         "reports_per_s": n_reports / wall,
         "utilization": inside / (workers * wall),
     }
@@ -195,34 +214,54 @@ def lock_table(trials: int) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument(
+        "--fresh-trials", type=int, default=200, help="trials for subprocess and command"
+    )
     parser.add_argument("--epoch-ms", type=float, nargs="+", default=[0.0, 1.0, 10.0])
-    parser.add_argument("--backends", nargs="+", default=["thread", "process"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["thread", "process", "subprocess", "command"]
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI")
     parser.add_argument("--lock", action="store_true", help="the lock-discipline table")
     options = parser.parse_args(argv)
     if options.smoke:
         options.trials = 20
+        options.fresh_trials = 6
     if options.lock or options.smoke:
         lock_table(options.trials)
         if options.lock:
             return
-    print(f"{options.trials} trials x {REPORTS} reports, 2 workers")
+    print(
+        f"{options.trials} trials ({options.fresh_trials} for {', '.join(FRESH)}) x "
+        f"{REPORTS} reports, 2 workers"
+    )
     header = (
-        f"| {'backend':8} | {'epoch':>6} | {'launch (median)':>15} | "
-        f"{'round trip (median)':>19} | {'reports/s':>9} | {'utilization':>11} | {'wall':>7} |"
+        f"| {'backend':10} | {'epoch':>6} | {'launch p50 / p99':>19} | "
+        f"{'round trip p50 / p99':>21} | {'reports/s':>9} | {'utilization':>11} | {'wall':>7} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    notes = []
     for backend in options.backends:
+        trials = options.fresh_trials if backend in FRESH else options.trials
         run_one(backend, 0.0, 4)  # warm-up: worker processes, imports
         for epoch_ms in options.epoch_ms:
-            r = run_one(backend, epoch_ms, options.trials)
+            r = run_one(backend, epoch_ms, trials)
             print(
-                f"| {backend:8} | {epoch_ms:3.0f} ms | {r['launch_ms']:12.3f} ms | "
-                f"{r['round_trip_us']:16.1f} us | {r['reports_per_s']:9.0f} | "
+                f"| {backend:10} | {epoch_ms:3.0f} ms | "
+                f"{r['launch_ms']:7.2f} / {r['launch_p99_ms']:6.2f} ms | "
+                f"{r['round_trip_us']:7.1f} / {r['round_trip_p99_us']:7.1f} us | "
+                f"{r['reports_per_s']:9.0f} | "
                 f"{100 * r['utilization']:10.1f}% | {r['wall_s']:5.1f} s |",
                 flush=True,
             )
+            if r["first_line_ms"] is not None:
+                notes.append(
+                    f"{backend} {epoch_ms:.0f} ms: {r['first_line_ms']:.1f} ms to the script's "
+                    "first line (interpreter start), the rest of the launch is its imports"
+                )
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":

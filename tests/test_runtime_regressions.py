@@ -135,16 +135,17 @@ def test_a_worker_that_fails_to_start_takes_no_siblings_with_it(monkeypatch):
     from scheduler.runtime.backends import process as process_backend
 
     launched = []
+    calls = __import__("itertools").count()  # (workers launch from their own threads)
     real_launch = process_backend.ProcessBackend._launch_worker
 
-    def launch(self):
-        if len(launched) == 1:  # the second worker dies before it is ready
+    def launch(self, token):
+        if next(calls) == 1:  # the second worker dies before it is ready
             parent, child = __import__("socket").socketpair()
             popen = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(5)"])
             child.close()
             pair = (popen, Connection(parent.detach()))
         else:
-            pair = real_launch(self)
+            pair = real_launch(self, token)
         launched.append(pair)
         return pair
 

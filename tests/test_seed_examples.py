@@ -6,6 +6,7 @@ written, as top-level scripts (no ``if __name__ == "__main__"`` guard), with
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -102,11 +103,33 @@ print('BEST', scheduler.get_best_reward(), len(statuses))
 """
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_seed_example_runs_as_a_script(name, tmp_path):
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the scheduler of this checkout, not whichever one is installed
+ENV = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=ROOT)
+
+
+def _on_backend(code: str, backend: str) -> str:
+    """The example with ``backend=...`` added to its scheduler's arguments."""
+    return re.sub(r"(Scheduler\(\s*train_fn,)", rf"\1 backend={backend!r},", code, count=1)
+
+
+def _cases():
+    for name, code in sorted(EXAMPLES.items()):
+        yield pytest.param(name, "process", id=name)
+        # one fresh interpreter per trial: 100 of them take a while on 2 cores
+        slow = [pytest.mark.slow] if "num_trials=100" in code else []
+        yield pytest.param(name, "subprocess", marks=slow, id=f"{name}-subprocess")
+
+
+@pytest.mark.parametrize("name, backend", list(_cases()))
+def test_seed_example_runs_as_a_script(name, backend, tmp_path):
     script = tmp_path / f"{name}.py"
-    script.write_text(textwrap.dedent(EXAMPLES[name]) + CHECK)
-    env = dict(os.environ, MPLBACKEND="Agg")
+    code = textwrap.dedent(EXAMPLES[name])
+    if backend != "process":  # (the examples' own default)
+        code = _on_backend(code, backend)
+        assert f"backend={backend!r}" in code
+    script.write_text(code + CHECK)
+    env = ENV
     done = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
@@ -135,7 +158,7 @@ def test_examples_folder_scripts_run(path, tmp_path):
     done = subprocess.run(
         [sys.executable, os.path.abspath(path)],
         cwd=tmp_path,
-        env=dict(os.environ, MPLBACKEND="Agg"),
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=180,

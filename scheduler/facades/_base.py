@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 
+from scheduler._command import Command
 from scheduler._decorator import get_space, make_task_args
 from scheduler._validation import positive_int, positive_number
 from scheduler.durability.atomic import atomic_write_text
@@ -32,6 +33,25 @@ from scheduler.searchers import BaseSearcher, searcher_factory
 from scheduler.space import SearchSpace
 
 __all__ = ["BaseScheduler"]
+
+
+def _command_backend(train_fn, backend: str) -> str:
+    """A Command runs as its own process on the command backend (``process``, the
+    default, and ``subprocess`` both mean that); only a Command runs there."""
+    if not isinstance(train_fn, Command):
+        if backend == "command":
+            raise ValueError(
+                "backend='command' runs a scheduler.Command; for a train_fn use 'process', "
+                f"'subprocess' or 'thread', got train_fn={train_fn!r}"
+            )
+        return backend
+    if backend not in ("process", "subprocess", "command"):
+        raise ValueError(
+            f"backend={backend!r} cannot run a scheduler.Command (a program is its own "
+            "process): use backend='process' (the default) or 'subprocess'"
+        )
+    return "command"
+
 
 STATE_VERSION = 1
 
@@ -94,8 +114,8 @@ class BaseScheduler:
                 "a benchmark object (with objective() and space) runs on the virtual "
                 f"clock: pass backend='simulated', got backend={backend!r}"
             )
-        if not callable(train_fn) and not self.benchmark:
-            raise TypeError(f"train_fn must be callable, got {train_fn!r}")
+        if not callable(train_fn) and not self.benchmark and not isinstance(train_fn, Command):
+            raise TypeError(f"train_fn must be callable (or a scheduler.Command), got {train_fn!r}")
         self.train_fn = train_fn
         if not isinstance(elapsed_time_attr, str) or not elapsed_time_attr:
             raise ValueError(
@@ -125,7 +145,7 @@ class BaseScheduler:
         self.max_task_time = positive_number("max_task_time", max_task_time, allow_none=True)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
-        self.backend = backend
+        self.backend = _command_backend(train_fn, backend)
         if fail_fast not in ("auto", True, False):
             raise ValueError(f"fail_fast must be 'auto', True or False, got {fail_fast!r}")
         self.fail_fast = fail_fast
@@ -397,8 +417,30 @@ class BaseScheduler:
         args = self._make_args(
             self.train_fn, dict(config), task_id=-1, config_id=-1, resume_from=None, gpu_ids=[]
         )
+        if isinstance(self.train_fn, Command):
+            self._run_command_once(args, checkpoint_dir, send)
+            return None, reports
         value = self.train_fn(args, reporter)
         return value, reports
+
+    def _run_command_once(self, args, checkpoint_dir, send):
+        """run_with_config for a Command: run the program once (its logs in
+        ``checkpoint_dir/logs``); a RuntimeError with the reason if it fails."""
+        from scheduler.runtime.backends.base import RETURNED, TaskSpec
+        from scheduler.runtime.backends.command import CommandTask
+
+        spec = TaskSpec(
+            task_id=-1,
+            args=args,
+            reward_attr=self.reward_attr,
+            time_attr=self.time_attr,
+            require_time=self.policy.require_time,
+            checkpoint_dir=checkpoint_dir,
+            log_dir=os.path.join(checkpoint_dir, "logs"),
+        )
+        outcome = CommandTask(self.train_fn, spec, send).run()
+        if outcome.kind != RETURNED:
+            raise RuntimeError(f"the command failed ({outcome.kind}): {outcome.error}")
 
     # -- results -------------------------------------------------------------------
     # Reads take the runtime's lock, so they are consistent while the run goes on

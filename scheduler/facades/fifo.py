@@ -14,8 +14,9 @@ class FIFOScheduler(BaseScheduler):
 
     Parameters
     ----------
-    train_fn : callable
-        ``train_fn(args, reporter)``, usually decorated with :func:`scheduler.args`.
+    train_fn : callable or scheduler.Command
+        ``train_fn(args, reporter)``, usually decorated with :func:`scheduler.args`; or
+        a :class:`scheduler.Command` (a program run once per task).
     args : dict, optional
         Extra default arguments for ``train_fn`` (below the searched config).
     resource : dict
@@ -56,8 +57,11 @@ class FIFOScheduler(BaseScheduler):
         free.
     stop_jobs_after_time_out : bool
         See ``time_out``.
-    backend : {'process', 'thread'}
-        Where trials run. ``process`` survives crashing trials and can kill hung ones.
+    backend : {'process', 'subprocess', 'thread'}
+        Where trials run. ``process`` (reused worker interpreters) survives crashing
+        trials and can kill hung ones; ``subprocess`` gives every task a fresh
+        interpreter; ``thread`` runs them in the driver. A Command always runs as its
+        own process (``process`` and ``subprocess`` both mean that).
     mode : {'max', 'min'}
         Whether the reward is maximized or minimized.
     total_resources : dict, optional

@@ -1,6 +1,8 @@
 """Runs one task's ``train_fn`` and turns whatever happens into a TaskOutcome.
 
-Shared by the thread backend and the worker processes of the process backend.
+Shared by the thread backend and the worker interpreters of the process and
+subprocess backends. A traceback starts at the user's code: the frames of this module
+and of the ``@args`` wrapper are dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +13,23 @@ import traceback as tb
 from scheduler._exceptions import TaskStopped
 from scheduler.runtime.backends.base import RAISED, RETURNED, STOPPED, TaskOutcome, TaskSpec
 from scheduler.runtime.reporter import Reporter
+
+__all__ = ["execute"]
+
+_WRAPPERS = (
+    os.path.abspath(__file__),
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_decorator.py"),
+)
+
+
+def _traceback(exc: BaseException) -> str:
+    """The traceback text, without the runtime's own leading frames."""
+    info = tb.TracebackException.from_exception(exc)
+    stack = list(info.stack)
+    while stack and os.path.abspath(stack[0].filename) in _WRAPPERS:
+        stack.pop(0)
+    info.stack = tb.StackSummary.from_list(stack)
+    return "".join(info.format())
 
 
 def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
@@ -32,7 +51,7 @@ def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
         return TaskOutcome(
             RAISED,
             error=f"{type(exc).__name__}: {exc}",
-            traceback=tb.format_exc(),
+            traceback=_traceback(exc),
             num_reports=reporter.num_reports,
         )
     return TaskOutcome(RETURNED, num_reports=reporter.num_reports, return_value=value)

@@ -29,7 +29,13 @@ __all__ = ["FailureLog", "where_in_user_code"]
 log = logging.getLogger("scheduler")
 
 _FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+), in (.+)$')
-_OWN_CODE = ("/scheduler/runtime/", "/scheduler/_decorator.py", "<frozen ", "/cloudpickle/")
+_OWN_CODE = (
+    "/scheduler/runtime/",
+    "/scheduler/_decorator.py",
+    "/scheduler/trial.py",  # scheduler.report, in a Command's program
+    "<frozen ",
+    "/cloudpickle/",
+)
 
 
 def where_in_user_code(traceback: str | None) -> str | None:

@@ -1,10 +1,13 @@
 """The task-side reporter: a thin, thread-safe pipe from ``train_fn`` to the scheduler.
 
-``reporter(**result)`` validates the result (DESIGN §4 "Bad reports"), adds
+``reporter(**result)`` validates the result (DESIGN §4 "Bad reports"), converts its
+values to plain JSON data (:func:`scheduler._jsonable.to_jsonable`: numpy scalars to
+numbers, arrays and tuples to lists, any other object to its repr), adds
 ``time_this_iter`` and ``time_since_start``, sends it over a channel, and waits for the
-decision. It raises :class:`scheduler.TaskStopped` on ``stop`` and ``pause``. It holds no
-queue, no semaphore and no thread: a dead scheduler side shows up as an exception from
-the channel, never as a hang.
+decision. The conversion happens here, on the task's side, so a report gives the same
+row on every backend. It raises :class:`scheduler.TaskStopped` on ``stop`` and
+``pause``. It holds no queue, no semaphore and no thread: a dead scheduler side shows
+up as an exception from the channel, never as a hang.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from scheduler._exceptions import TaskStopped
+from scheduler._jsonable import to_jsonable
 
 __all__ = ["COMPLETE", "CONTINUE", "PAUSE", "STOP", "Reporter", "validate_result"]
 
@@ -154,7 +158,7 @@ class Reporter:
                 last_time=self._last_time,
             )
             now = time.monotonic()
-            payload = dict(result)
+            payload = to_jsonable(result)
             payload[self.reward_attr] = float(payload[self.reward_attr])
             if t is not None:
                 payload[self.time_attr] = t

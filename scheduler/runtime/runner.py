@@ -679,6 +679,8 @@ class Runner:
             return None
         allocation = self.resources.acquire()
         deadline = None if self.max_task_time is None else now + self.max_task_time
+        if getattr(self._backend, "announces_running", False):
+            deadline = None  # max_task_time counts from on_running (after a spawn)
         task = self.table.start(
             task_id,
             suggestion,

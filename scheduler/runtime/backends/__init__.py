@@ -14,6 +14,8 @@ __all__ = ["BACKENDS", "SYNCHRONOUS", "Backend", "make_backend"]
 BACKENDS = {
     "thread": "scheduler.runtime.backends.thread:ThreadBackend",
     "process": "scheduler.runtime.backends.process:ProcessBackend",
+    "subprocess": "scheduler.runtime.backends.subprocess:SubprocessBackend",
+    "command": "scheduler.runtime.backends.command:CommandBackend",
     "simulated": "scheduler.runtime.backends.simulated:SimulatedBackend",
 }
 

@@ -39,7 +39,11 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """How a task ended."""
+    """How a task ended.
+
+    ``error`` is one line (``"ValueError: ..."``, ``"the program exited with code 3"``);
+    ``traceback`` the full text when there is one (for a program: its stderr's tail).
+    """
 
     kind: str
     error: str | None = None
@@ -66,6 +70,11 @@ class Backend(abc.ABC):
     needs_task_folders: bool = True
     #: ``TaskSpec.args`` is the train_fn's ``Args`` (else the task's ``Suggestion``)
     needs_args: bool = True
+    #: True for a backend that calls ``on_running`` for every task it starts: the
+    #: runtime then starts ``max_task_time`` there, not at registration (a task that
+    #: waits for its worker or program to start is not charged for the wait; the
+    #: backend ends a start that fails or hangs itself)
+    announces_running: bool = False
 
     def __init__(self, train_fn, on_report: OnReport, on_end: OnEnd):
         self.train_fn = train_fn

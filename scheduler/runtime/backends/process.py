@@ -1,14 +1,27 @@
 """Runs tasks in reusable worker processes.
 
 Each worker is a fresh Python interpreter (``subprocess``, its own session so a Ctrl-C
-in the terminal reaches only the driver) connected by a socket pair. One I/O thread in
-the driver multiplexes every worker connection (``multiprocessing.connection.wait``), so
-a report is answered as soon as it arrives, and a worker that dies (``os._exit``,
-SIGKILL, SIGSEGV, OOM kill) is noticed at once by the end of its connection: its task
-ends as ``died`` with the exit code or signal, and a new worker replaces it on the next
-launch. Workers are started up front and reused for later tasks with the same GPU ids,
-so launching a task is one message. ``train_fn`` is shipped with cloudpickle, so
-functions from ``__main__`` and closures work.
+in the terminal reaches only the driver) connected by a socket pair, and each has its
+own reader thread in the driver: that thread launches it, answers its reports, and
+notices its death (the end of the connection, or its ``pidfd`` when a child it forked
+keeps the connection open) and reaps it. So no worker can delay another's reply, and
+a worker that dies (``os._exit``, SIGKILL, SIGSEGV, OOM kill) ends its task as ``died``
+with the exit code or signal at once.
+
+``start()`` never blocks on a spawn: a task goes to an idle worker with the same GPU ids
+(one message), or to a worker being started, or to a new one launched by its own
+thread; ``cancel()`` of a task whose worker is still starting ends it at once (the
+worker stays, as a warm spare). The pool is kept at ``max_concurrency`` workers plus
+one warm spare, replaced in the background as soon as one dies or retires, so a dead
+worker's successor is ready by the next launch.
+
+Isolation between the tasks of one worker: after each task the worker kills what the
+task left running (its process group and, as child subreaper, what escaped it) and
+restores resource limits, environment, working folder, umask, ``sys.path``, signal
+handlers and stdio; when it cannot (a hard limit lowered, a thread left running) it
+retires and is replaced. ``train_fn`` is shipped with cloudpickle (functions from
+``__main__`` and closures work), with its source lines, so tracebacks name the user's
+file and line.
 """
 
 from __future__ import annotations
@@ -23,11 +36,22 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection, wait
 
 import cloudpickle
 
-from scheduler.runtime.backends.base import CANCELLED, DIED, Backend, TaskOutcome, TaskSpec
+from scheduler.runtime.backends import _leftovers
+from scheduler.runtime.backends._ship import absolute_sys_path, dumps_function
+from scheduler.runtime.backends._worker import LOST_CONNECTION
+from scheduler.runtime.backends.base import (
+    CANCELLED,
+    DIED,
+    RAISED,
+    Backend,
+    TaskOutcome,
+    TaskSpec,
+)
 
 __all__ = ["ProcessBackend", "describe_exit"]
 
@@ -38,69 +62,143 @@ _PACKAGE_ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 )
 _WORKER_START_TIMEOUT = 60.0
+_SPARES = 1  # warm workers kept beyond max_concurrency
+_POLL = 1.0  # the longest a reader thread blocks before it looks around
 
 
-def describe_exit(returncode: int | None) -> str:
-    """Readable reason for a worker's exit status."""
+def describe_exit(returncode: int | None, what: str = "worker process") -> str:
+    """Readable reason for a process's exit status."""
     if returncode is None:
-        return "worker process stopped answering (exit status unknown)"
+        return f"{what} stopped answering (exit status unknown)"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        return f"worker process was killed by {name}"
-    return f"worker process exited with code {returncode} while running the task"
+        return f"{what} was killed by {name}"
+    return f"{what} exited with code {returncode} while running the task"
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` exits (Linux >= 5.3)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+class _Run:
+    """One task on this backend, from ``start`` to ``on_end``."""
+
+    __slots__ = ("began", "cancel_reason", "ended", "sent", "spec", "spec_bytes", "worker")
+
+    def __init__(self, spec: TaskSpec, spec_bytes: bytes):
+        self.spec = spec
+        self.spec_bytes = spec_bytes
+        self.worker: _Worker | None = None
+        self.sent = False  # the run message went out: only a kill can end it now
+        self.began: float | None = None  # when it was sent (then None again once running)
+        self.cancel_reason: str | None = None
+        self.ended = False
 
 
 class _Worker:
-    __slots__ = ("cancel_reason", "conn", "fn_keys", "gpu_ids", "popen", "task_id")
+    __slots__ = (
+        "conn",
+        "exit_sent",
+        "failure",
+        "fn_keys",
+        "gpu_ids",
+        "kill_requested",
+        "loaded",
+        "pidfd",
+        "popen",
+        "ready",
+        "run",
+        "send_lock",
+        "thread",
+        "token",
+    )
 
-    def __init__(self, popen, conn, gpu_ids):
-        self.popen = popen
-        self.conn = conn
-        self.gpu_ids = gpu_ids
-        self.task_id: int | None = None
+    def __init__(self, gpu_ids):
+        self.popen: subprocess.Popen | None = None
+        self.conn: Connection | None = None
+        self.pidfd: int | None = None
+        self.gpu_ids = gpu_ids  # None: not bound yet (any task may take it)
+        self.token = _leftovers.new_token()
+        self.ready = False  # imported the runtime: can take a task
+        self.loaded = False  # has also loaded the train_fn (and what it imports)
+        self.run: _Run | None = None
         self.fn_keys: set[int] = set()
-        self.cancel_reason: str | None = None
+        self.kill_requested = False
+        self.exit_sent = False
+        self.failure: str | None = None  # why it failed to start
+        self.send_lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def send(self, data: bytes) -> bool:
+        with self.send_lock:
+            return self._send(data)
+
+    def _send(self, data: bytes) -> bool:
+        try:
+            self.conn.send_bytes(data)
+        except (OSError, AttributeError):
+            return False  # a dead worker: its reader thread sees the end
+        return True
+
+    def send_function(self, key: int, payload) -> bool:
+        """Ship the train_fn once (``load``), unless this worker has it already."""
+        with self.send_lock:
+            if key in self.fn_keys:
+                return True
+            self.fn_keys.add(key)
+            message = ("load", key, payload, absolute_sys_path(sys.path))
+            return self._send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def kill(self) -> None:
-        """SIGKILL the worker and everything it forked (it leads its own session), so
-        that no child holding the connection keeps a dead task looking alive."""
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        except OSError:
+        """SIGKILL the worker and everything in its session's group, so that no child
+        holding the connection keeps a dead task looking alive."""
+        self.kill_requested = True
+        popen = self.popen
+        if popen is None:
+            return  # not launched yet: its thread kills it right after the launch
+        if not _leftovers.kill_group(popen.pid) and popen.poll() is None:
             with contextlib.suppress(OSError):
-                self.popen.kill()
+                popen.kill()
 
 
 class ProcessBackend(Backend):
     name = "process"
+    announces_running = True  # the worker's ("running", task_id)
+    #: run one task per interpreter (the subprocess backend) instead of reusing it
+    one_shot = False
 
     def __init__(self, train_fn, on_report, on_end):
         super().__init__(train_fn, on_report, on_end)
         self._fn_key = next(_fn_keys)
-        self._fn_bytes = cloudpickle.dumps(train_fn)
+        self._fn_payload = dumps_function(train_fn)
         self._lock = threading.Lock()
-        self._idle: list[_Worker] = []
-        self._busy: dict[int, _Worker] = {}
+        self._workers: list[_Worker] = []  # every live worker, in launch order
+        self._runs: dict[int, _Run] = {}
+        self._target = 0  # workers to keep: max_concurrency + spares
         self._closing = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._io = threading.Thread(target=self._io_loop, name="scheduler-process-io", daemon=True)
-        self._io.start()
+        self._start_failure: str | None = None  # the last worker that failed to start
+        self._ready_cond = threading.Condition(self._lock)
 
-    # -- workers -------------------------------------------------------------------
-    def _launch_worker(self) -> tuple[subprocess.Popen, Connection]:
+    # -- launching workers -----------------------------------------------------------
+    def _launch_worker(self, token: str) -> tuple[subprocess.Popen, Connection]:
         parent_sock, child_sock = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [_PACKAGE_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         )
+        env[_leftovers.TOKEN_VARIABLE] = token
         fd = child_sock.fileno()
-        code = f"from scheduler.runtime.backends._worker import worker_main; worker_main({fd})"
+        code = (
+            "from scheduler.runtime.backends._worker import worker_main; "
+            f"worker_main({fd}, one_shot={self.one_shot})"
+        )
         try:
             popen = subprocess.Popen(
                 [sys.executable, "-c", code],
@@ -111,203 +209,389 @@ class ProcessBackend(Backend):
             )
         finally:
             child_sock.close()
-        conn = Connection(os.dup(parent_sock.fileno()))
-        parent_sock.close()
+        conn = Connection(parent_sock.detach())
         return popen, conn
 
-    def _spawn(self, count: int, gpu_ids) -> list[_Worker]:
-        """Start ``count`` workers in parallel and wait until each has imported."""
-        started = [self._launch_worker() for _ in range(count)]
-        try:
-            return self._await_ready(started, gpu_ids)
-        except BaseException:
-            for popen, conn in started:  # never leave a half-started pool behind
-                _Worker(popen, conn, gpu_ids).kill()
-                conn.close()
-                try:
-                    popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    log.warning("worker %d did not exit after SIGKILL", popen.pid)
-            raise
+    def _new_worker(self, gpu_ids=None) -> _Worker:
+        """A worker object and its thread (call under the lock; start the thread after)."""
+        worker = _Worker(gpu_ids)
+        worker.thread = threading.Thread(
+            target=self._serve, args=(worker,), name="scheduler-process-worker", daemon=True
+        )
+        self._workers.append(worker)
+        return worker
 
-    def _await_ready(self, started, gpu_ids) -> list[_Worker]:
-        workers = []
-        for popen, conn in started:
-            ok = conn.poll(_WORKER_START_TIMEOUT)
-            message = None
-            if ok:
-                try:
-                    message = pickle.loads(conn.recv_bytes())
-                except (EOFError, OSError):
-                    message = None
-            if message != ("ready",):
-                popen.kill()
-                popen.wait(timeout=5)
-                conn.close()
-                raise RuntimeError(
-                    f"a worker process failed to start ({describe_exit(popen.returncode)}); "
-                    f"command: {sys.executable} -c "
-                    "'from scheduler.runtime.backends._worker import ...'"
-                )
-            workers.append(_Worker(popen, conn, gpu_ids))
-        return workers
+    def _top_up(self) -> None:
+        """Start workers until the pool holds ``max_concurrency`` plus the spares."""
+        fresh = []
+        with self._lock:
+            if self._closing or self._start_failure is not None:
+                return
+            live = [w for w in self._workers if not w.kill_requested and not w.exit_sent]
+            for _ in range(self._target - len(live)):
+                fresh.append(self._new_worker())
+        for worker in fresh:
+            worker.thread.start()
 
     def prepare(self, max_concurrency: int) -> None:
-        """Start the workers up front, so that the first launches are cheap too."""
+        """Start ``max_concurrency`` workers and wait until each has imported and loaded
+        the train_fn (so the first tasks start at once); then one more spare in the
+        background."""
         with self._lock:
-            missing = max(0, max_concurrency - len(self._idle) - len(self._busy))
-        fresh = self._spawn(missing, None)
+            self._start_failure = None
+            missing = max(0, max_concurrency - len(self._workers))
+            fresh = [self._new_worker() for _ in range(missing)]
+        for worker in fresh:
+            worker.thread.start()
+        deadline = time.monotonic() + _WORKER_START_TIMEOUT
         with self._lock:
-            self._idle.extend(fresh)
-
-    def _take_worker(self, gpu_ids) -> _Worker:
-        with self._lock:
-            dead = [w for w in self._idle if w.popen.poll() is not None]
-            self._idle = [w for w in self._idle if w.popen.poll() is None]
-            for i, worker in enumerate(self._idle):
-                if worker.gpu_ids in (None, gpu_ids):
-                    del self._idle[i]
-                    worker.gpu_ids = gpu_ids
+            while True:
+                failure = next((w.failure for w in fresh if w.failure), None)
+                if failure is not None or all(w.loaded for w in fresh):
                     break
-            else:
-                worker = None
-        for gone in dead:
-            gone.conn.close()
-        return worker if worker is not None else self._spawn(1, gpu_ids)[0]
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    failure = f"a worker process did not start within {_WORKER_START_TIMEOUT:.0f} s"
+                    break
+                self._ready_cond.wait(min(remaining, _POLL))
+        if failure is not None:
+            for worker in fresh:  # never leave a half-started pool behind
+                worker.kill()
+            for worker in fresh:
+                worker.thread.join(10.0)
+            raise RuntimeError(
+                f"{failure}; command: {sys.executable} -c "
+                "'from scheduler.runtime.backends._worker import ...'"
+            )
+        with self._lock:
+            self._target = max_concurrency + _SPARES
+        self._top_up()
 
     # -- Backend interface -------------------------------------------------------
     def start(self, spec: TaskSpec) -> None:
-        spec_bytes = cloudpickle.dumps(spec)  # before taking a worker: this may raise
-        worker = self._take_worker(tuple(spec.gpu_ids))
-        send_fn = self._fn_key not in worker.fn_keys
-        message = (
-            "run",
-            spec_bytes,
-            self._fn_key,
-            self._fn_bytes if send_fn else None,
-            list(sys.path),
-        )
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        worker.task_id = spec.task_id
-        worker.cancel_reason = None
+        spec_bytes = cloudpickle.dumps(spec)  # before anything else: this may raise
+        gpu_ids = tuple(spec.gpu_ids)
+        run = _Run(spec, spec_bytes)
+        launch = retire = None
         with self._lock:
-            self._busy[spec.task_id] = worker
-        with contextlib.suppress(OSError):  # a dead worker: the I/O thread sees its end
-            worker.conn.send_bytes(data)
-        worker.fn_keys.add(self._fn_key)
-        self._wake()
+            if self._closing:
+                raise RuntimeError("the process backend was shut down")
+            self._runs[spec.task_id] = run
+            worker = self._pick(gpu_ids)
+            if worker is None:
+                retire = self._surplus_idle()
+                if retire is not None:
+                    retire.exit_sent = True  # (under the lock: nobody else takes it)
+                worker = launch = self._new_worker(gpu_ids)
+            worker.gpu_ids = gpu_ids
+            worker.run = run
+            run.worker = worker
+            send_now = worker.ready
+            if send_now:
+                run.sent = True
+        if retire is not None:
+            self._retire(retire)
+        if launch is not None:
+            launch.thread.start()
+        if send_now:
+            self._send_run(worker, run)
+        self._top_up()
+
+    def _pick(self, gpu_ids) -> _Worker | None:
+        """An idle worker for these GPU ids: one with the train_fn loaded first, else
+        one still loading it, else one starting."""
+        best, rank = None, 3
+        for worker in self._workers:
+            if worker.run is not None or worker.kill_requested or worker.exit_sent:
+                continue
+            if worker.gpu_ids not in (None, gpu_ids):
+                continue
+            if worker.loaded and self._fn_key in worker.fn_keys:
+                return worker
+            mine = 1 if worker.ready else 2
+            if mine < rank:
+                best, rank = worker, mine
+        return best
+
+    def _surplus_idle(self) -> _Worker | None:
+        """An idle worker bound to other GPU ids, when the pool is full (to retire)."""
+        live = [w for w in self._workers if not w.kill_requested and not w.exit_sent]
+        if not self._target or len(live) < self._target:
+            return None
+        for worker in live:
+            if worker.run is None and worker.ready:
+                return worker
+        return None
+
+    def _retire(self, worker: _Worker) -> None:
+        """Ask an idle worker to exit (its thread buries it)."""
+        worker.exit_sent = True
+        if not worker.send(pickle.dumps(("exit",))):
+            worker.kill()
+
+    def _send_run(self, worker: _Worker, run: _Run) -> None:
+        worker.send_function(self._fn_key, self._fn_payload)
+        message = ("run", run.spec_bytes, self._fn_key)
+        run.began = time.monotonic()
+        worker.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _running(self, task_id: int) -> None:
+        try:
+            self.on_running(task_id)
+        except Exception:
+            log.exception("recording the start of task %s failed", task_id)
 
     def cancel(self, task_id: int, reason: str) -> None:
+        end_now = False
         with self._lock:
-            worker = self._busy.get(task_id)
-            if worker is None:
+            run = self._runs.get(task_id)
+            if run is None or run.ended:
                 return
-            worker.cancel_reason = reason
-        worker.kill()
+            run.cancel_reason = reason
+            worker = run.worker
+            if not run.sent:
+                # still waiting for its worker to start: end it now; the worker, fresh,
+                # stays as a spare
+                run.ended = end_now = True
+                self._runs.pop(task_id, None)
+                if worker is not None and worker.run is run:
+                    worker.run = None
+        if end_now:
+            self._end(task_id, TaskOutcome(CANCELLED, error=reason))
+        elif worker is not None:
+            worker.kill()
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
         with self._lock:
             self._closing = True
-            busy = list(self._busy.values())
-            idle, self._idle = self._idle, []
-        for worker in busy:
-            worker.cancel_reason = "scheduler shut down"
-            worker.kill()
-        for worker in idle:
-            with contextlib.suppress(OSError):
-                worker.conn.send_bytes(pickle.dumps(("exit",)))
-        self._wake()
-        self._io.join(timeout)
-        for worker in idle + busy:
-            try:
-                worker.popen.wait(timeout=max(0.1, timeout / 4))
-            except subprocess.TimeoutExpired:
+            workers = list(self._workers)
+            unsent = [run for run in self._runs.values() if not run.sent and not run.ended]
+            for run in unsent:
+                run.ended = True
+                run.cancel_reason = "scheduler shut down"
+                if run.worker is not None and run.worker.run is run:
+                    run.worker.run = None
+                self._runs.pop(run.spec.task_id, None)
+            self._ready_cond.notify_all()
+        for run in unsent:
+            self._end(run.spec.task_id, TaskOutcome(CANCELLED, error="scheduler shut down"))
+        for worker in workers:
+            run = worker.run
+            if run is not None:
+                run.cancel_reason = run.cancel_reason or "scheduler shut down"
                 worker.kill()
-                worker.popen.wait(timeout=5)
-            worker.conn.close()
-        self._wake_r.close()
-        self._wake_w.close()
+            elif worker.ready:
+                self._retire(worker)
+            else:
+                worker.kill()
+        for worker in workers:
+            if worker.thread is not None and worker.thread.is_alive():
+                worker.thread.join(max(0.05, deadline - time.monotonic()))
+        for worker in workers:  # what did not exit in time
+            if worker.thread is not None and worker.thread.is_alive():
+                worker.kill()
+                worker.thread.join(5.0)
 
-    # -- the I/O thread ----------------------------------------------------------
-    def _io_loop(self) -> None:
-        while True:
-            with self._lock:
-                if self._closing and not self._busy:
-                    return
-                busy = {w.conn: w for w in self._busy.values()}
-            ready = wait([self._wake_r, *busy], timeout=0.5)
-            for obj in ready:
-                if obj is self._wake_r:
-                    try:
-                        while self._wake_r.recv(4096):
-                            pass
-                    except (BlockingIOError, OSError):
-                        pass
-                    continue
-                worker = busy[obj]
-                if worker.task_id is not None:
-                    self._serve(worker)
-            # A worker whose forked children still hold its connection never shows
-            # EOF when it dies: check the process itself too.
-            for worker in busy.values():
-                if worker.task_id is not None and worker.popen.poll() is not None:
-                    while worker.task_id is not None and worker.conn.poll():
-                        self._serve(worker)  # messages sent just before the exit count
-                    if worker.task_id is not None:
-                        self._bury(worker)
-
+    # -- one worker's thread -----------------------------------------------------------
     def _serve(self, worker: _Worker) -> None:
-        try:
-            message = pickle.loads(worker.conn.recv_bytes())
-        except (EOFError, OSError):
-            self._bury(worker)
+        if worker.kill_requested and worker.run is None:  # (shut down before it began)
+            self._gone(worker, None, None)
             return
-        kind, task_id = message[0], message[1]
-        if kind == "report":
+        try:
+            popen, conn = self._launch_worker(worker.token)
+        except Exception as exc:  # noqa: BLE001 - a launch failure fails its task only
+            self._gone(worker, None, f"a worker process could not be launched: {exc!r}")
+            return
+        worker.popen, worker.conn = popen, conn
+        worker.pidfd = _pidfd(popen.pid)
+        if worker.kill_requested:
+            worker.kill()
+        started = time.monotonic()
+        try:
+            self._read(worker, started)
+        finally:
+            self._bury(worker)
+
+    def _read(self, worker: _Worker, started: float) -> None:
+        conn, popen = worker.conn, worker.popen
+        watch = [conn] if worker.pidfd is None else [conn, worker.pidfd]
+        while True:
+            timeout = _POLL if worker.pidfd is not None else 0.2
             try:
-                decision = self.on_report(task_id, message[2])
-            except Exception:
-                log.exception("handling a report of task %s failed; stopping the task", task_id)
-                decision = "stop"
-            try:
-                worker.conn.send_bytes(pickle.dumps(decision, protocol=pickle.HIGHEST_PROTOCOL))
+                ready = wait(watch, timeout=timeout)
             except OSError:
-                self._bury(worker)
-        elif kind == "end":
-            with self._lock:
-                self._busy.pop(task_id, None)
-                worker.task_id = None
-                reuse = not self._closing and worker.cancel_reason is None
-                if reuse:
-                    self._idle.append(worker)
-            if not reuse:
+                return
+            if conn in ready:
+                try:
+                    message = pickle.loads(conn.recv_bytes())
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    return  # the worker is gone (or garbled its stream)
+                if not self._handle(worker, message):
+                    return
+                continue
+            if ready or popen.poll() is not None:
+                # The process exited; a forked child may still hold the connection
+                # open, so take what it sent before it died and stop there.
+                while conn.poll(0):
+                    try:
+                        message = pickle.loads(conn.recv_bytes())
+                    except (EOFError, OSError, pickle.UnpicklingError):
+                        return
+                    if not self._handle(worker, message):
+                        return
+                return
+            now = time.monotonic()
+            if not worker.ready and now - started > _WORKER_START_TIMEOUT:
+                worker.failure = (
+                    f"a worker process did not start within {_WORKER_START_TIMEOUT:.0f} s"
+                )
                 worker.kill()
-                worker.conn.close()
-            try:
-                self.on_end(task_id, message[2])
-            except Exception:
-                log.exception("recording the end of task %s failed", task_id)
+            run = worker.run
+            if (
+                run is not None
+                and run.began is not None
+                and now - run.began > _WORKER_START_TIMEOUT
+            ):
+                # (max_task_time starts when the task begins: this bounds the wait before)
+                worker.failure = (
+                    f"the task did not begin within {_WORKER_START_TIMEOUT:.0f} s of reaching "
+                    "its worker (did loading the train_fn hang?)"
+                )
+                worker.kill()
+
+    def _handle(self, worker: _Worker, message) -> bool:
+        """Act on one message; False when the worker is done with."""
+        kind = message[0]
+        if kind == "ready":
+            with self._lock:
+                worker.ready = True
+                self._start_failure = None
+                run = worker.run
+                send = run is not None and not run.sent
+                if send:
+                    run.sent = True
+                self._ready_cond.notify_all()
+            if send:
+                self._send_run(worker, run)
+            else:  # load the train_fn (and what it imports) before a task needs it
+                worker.send_function(self._fn_key, self._fn_payload)
+            return True
+        if kind == "loaded":
+            with self._lock:
+                worker.loaded = True
+                self._ready_cond.notify_all()
+            return True
+        if kind == "running":
+            run = worker.run
+            if run is not None and not run.ended and run.spec.task_id == message[1]:
+                run.began = None
+                self._running(message[1])
+            return True
+        if kind == "report":
+            task_id, result = message[1], message[2]
+            run = worker.run
+            if run is None or run.ended or run.spec.task_id != task_id:
+                decision = "stop"
+            else:
+                try:
+                    decision = self.on_report(task_id, result)
+                except Exception:
+                    log.exception("handling a report of task %s failed; stopping the task", task_id)
+                    decision = "stop"
+            return worker.send(pickle.dumps(decision, protocol=pickle.HIGHEST_PROTOCOL))
+        if kind == "end":
+            task_id, outcome, retire = message[1], message[2], message[3]
+            with self._lock:
+                run = worker.run
+                worker.run = None
+                ours = run is not None and run.spec.task_id == task_id and not run.ended
+                if ours:
+                    run.ended = True
+                    self._runs.pop(task_id, None)
+                if retire is not None:
+                    worker.exit_sent = True  # it exits by itself; count it out now
+                keep = retire is None and not self._closing and not worker.kill_requested
+                if keep and self._target and len(self._live()) > self._target:
+                    keep = False  # more workers than the pool needs (GPU-bound ones)
+            if retire is not None and not self.one_shot:
+                log.info("worker %d retires after task %s: %s", worker.popen.pid, task_id, retire)
+            if retire is None and not keep:
+                self._retire(worker)
+            if ours:
+                self._end(task_id, outcome)
+            self._top_up()
+            return True  # a retiring worker is read to its end, then buried
+        log.warning("worker sent an unknown message %r; ignored", kind)
+        return True
+
+    def _live(self) -> list[_Worker]:
+        return [w for w in self._workers if not w.kill_requested and not w.exit_sent]
 
     def _bury(self, worker: _Worker) -> None:
-        """The worker's connection ended: it died (or was killed)."""
-        task_id = worker.task_id
-        if task_id is None:
-            return
+        """The worker's connection ended or it exited: reap it, kill what it left, end
+        its task if it had one, and replace it."""
+        popen = worker.popen
+        killed = worker.kill_requested  # (by us: cancel, shutdown, a start timeout)
         try:
-            returncode = worker.popen.wait(timeout=2.0)
+            # The connection ends a moment before the process: let it finish exiting
+            # (this thread serves this worker only), so that its exit code is known.
+            returncode = popen.wait(timeout=0 if killed else 5.0)
         except subprocess.TimeoutExpired:
-            worker.kill()
             returncode = None
+        if returncode is None:
+            worker.kill()
+            try:
+                returncode = popen.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %d did not exit after SIGKILL", popen.pid)
+        # What the worker or its task left: its process group, and what escaped it.
+        _leftovers.kill_group(popen.pid)
+        if returncode != 0:
+            _leftovers.kill_leftovers(token=worker.token, timeout=1.0)
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        if worker.pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(worker.pidfd)
+        failure = worker.failure  # (a start that timed out)
+        if not worker.ready and not killed:
+            failure = f"a worker process failed to start ({describe_exit(returncode)})"
+        self._gone(worker, returncode, failure)
+
+    def _gone(self, worker: _Worker, returncode: int | None, failure: str | None) -> None:
         with self._lock:
-            self._busy.pop(task_id, None)
-            worker.task_id = None
-        worker.conn.close()
-        if worker.cancel_reason is not None:
-            outcome = TaskOutcome(CANCELLED, error=worker.cancel_reason)
-        else:
-            outcome = TaskOutcome(DIED, error=describe_exit(returncode))
-        self.on_end(task_id, outcome)
+            if worker in self._workers:
+                self._workers.remove(worker)
+            run = worker.run
+            worker.run = None
+            ours = run is not None and not run.ended
+            if ours:
+                run.ended = True
+                self._runs.pop(run.spec.task_id, None)
+            if failure is not None:
+                self._start_failure = worker.failure = failure
+            self._ready_cond.notify_all()
+        if failure is not None:
+            log.warning("%s", failure)
+        if ours:
+            if run.cancel_reason is not None:
+                outcome = TaskOutcome(CANCELLED, error=run.cancel_reason)
+            elif failure is not None:
+                outcome = TaskOutcome(RAISED, error=f"launch failed: {failure}")
+            elif returncode == LOST_CONNECTION:
+                outcome = TaskOutcome(
+                    DIED,
+                    error="the worker process lost its connection to the driver while "
+                    "running the task (did the task close the worker's file descriptors?)",
+                )
+            else:
+                outcome = TaskOutcome(DIED, error=describe_exit(returncode))
+            self._end(run.spec.task_id, outcome)
+        self._top_up()
+
+    def _end(self, task_id: int, outcome: TaskOutcome) -> None:
+        try:
+            self.on_end(task_id, outcome)
+        except Exception:
+            log.exception("recording the end of task %s failed", task_id)

@@ -5,6 +5,16 @@ but a thread cannot be killed: a task that hangs past ``max_task_time`` is recor
 failed and its resources come back, while its thread is abandoned (it gets ``stop`` if
 it ever reports again). ``os._exit`` or a segfault in ``train_fn`` ends the whole
 driver; use the process backend for code that can do that.
+
+What the thread backend cannot isolate (every task shares the driver's process): the
+environment, working folder, umask, resource limits, signal handlers and ``sys.path``
+a task changes are changed for the driver and every other task, at once; processes a
+task starts are not killed when it ends (they cannot be told apart from the driver's
+own); memory, open files and threads a task leaves stay in the driver. The process
+backend restores or contains all of these (see ``backends/_state.py`` and
+``backends/_leftovers.py``); the subprocess backend gives each task a fresh interpreter.
+Reports are converted to JSON-able values by the reporter on every backend, so a
+result gives the same row here as in a worker process.
 """
 
 from __future__ import annotations
