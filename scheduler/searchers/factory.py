@@ -6,13 +6,24 @@ import inspect
 from typing import Any
 
 from scheduler.searchers.base import BaseSearcher
+from scheduler.searchers.bayesopt import ConstrainedGPSearcher, GPMultiFidelitySearcher, GPSearcher
 from scheduler.searchers.grid import GridSearcher
 from scheduler.searchers.random import RandomSearcher
 
-__all__ = ["SEARCHERS", "searcher_factory"]
+__all__ = ["CONSTRAINED_SEARCHERS", "SEARCHERS", "searcher_factory"]
 
-#: Searcher classes by name.
-SEARCHERS: dict[str, type[BaseSearcher]] = {"grid": GridSearcher, "random": RandomSearcher}
+#: Searcher classes by name. ``'bayesopt_hyperband'`` is what HyperbandScheduler builds
+#: for ``searcher='bayesopt'`` (it passes the resource attribute, max_t and rung levels).
+SEARCHERS: dict[str, type[BaseSearcher]] = {
+    "bayesopt": GPSearcher,
+    "bayesopt_constrained": ConstrainedGPSearcher,
+    "bayesopt_hyperband": GPMultiFidelitySearcher,
+    "grid": GridSearcher,
+    "random": RandomSearcher,
+}
+
+#: Searchers that take ``constraint_attr`` (the schedulers' constrained BO).
+CONSTRAINED_SEARCHERS = ("bayesopt_constrained",)
 
 
 def searcher_factory(name: str, **kwargs: Any) -> BaseSearcher:
@@ -20,7 +31,7 @@ def searcher_factory(name: str, **kwargs: Any) -> BaseSearcher:
 
     Parameters
     ----------
-    name : {'random', 'grid'}
+    name : {'random', 'grid', 'bayesopt', 'bayesopt_constrained', 'bayesopt_hyperband'}
         The searcher (case-insensitive).
     **kwargs
         The searcher's constructor arguments; ``space`` is required.

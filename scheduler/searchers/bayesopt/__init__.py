@@ -14,6 +14,8 @@ fantasies), ``acquisition`` (EI, constrained EI), ``optimize`` (candidates and l
 search), and one module per searcher.
 """
 
+from scheduler.searchers.bayesopt.constrained import ConstrainedGPSearcher
+from scheduler.searchers.bayesopt.multifidelity import GPMultiFidelitySearcher
 from scheduler.searchers.bayesopt.searcher import GPSearcher
 
-__all__ = ["GPSearcher"]
+__all__ = ["ConstrainedGPSearcher", "GPMultiFidelitySearcher", "GPSearcher"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erfcx, log_ndtr, logsumexp
+from scipy.special import erfcx, log_ndtr
 
 __all__ = ["log_expected_improvement", "log_h", "log_probability_feasible"]
 
@@ -83,7 +83,8 @@ def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: np.ndarray
     log_ei = np.log(std)[:, None] + log_h(z)
     if log_ei.shape[1] == 1:
         return log_ei[:, 0]
-    return logsumexp(log_ei, axis=1) - math.log(log_ei.shape[1])
+    top = log_ei.max(axis=1)
+    return top + np.log(np.exp(log_ei - top[:, None]).mean(axis=1))
 
 
 def log_probability_feasible(mean: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -35,6 +35,9 @@ _MEAN_BOUNDS = (-5.0, 5.0)
 _AMPLITUDE_BOUNDS = (math.log(1e-3), math.log(1e3))
 _LENGTHSCALE_BOUNDS = (math.log(1e-2), math.log(1e2))
 _NOISE_BOUNDS = (math.log(1e-6), math.log(10.0))
+# L-BFGS-B stops once a step lowers the objective by less than this, relatively (the
+# objective is a few hundred nats: a change of 1e-4 nats moves no decision of EI)
+_FTOL = 1e-6
 
 
 def standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -137,7 +140,7 @@ def fit_hyperparameters(
             jac=True,
             method="L-BFGS-B",
             bounds=box,
-            options={"maxiter": max_iter},
+            options={"maxiter": max_iter, "ftol": _FTOL},
         )
         value = float(result.fun)
         if math.isfinite(value) and value < best_value and value < 1e24:

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 
 __all__ = ["GPParams", "Posterior", "matern52", "neg_log_marginal_likelihood", "robust_cholesky"]
 
@@ -120,7 +120,7 @@ def neg_log_marginal_likelihood(
     resid = y - params.mean
     alpha = cho_solve((L, True), resid)
     nll = 0.5 * float(resid @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * _LOG_2PI
-    K_inv = cho_solve((L, True), np.eye(n))
+    K_inv = _inverse_from_cholesky(L)
     W = K_inv - np.outer(alpha, alpha)
     grad = np.empty(d + 3)
     grad[0] = -float(alpha.sum())
@@ -130,6 +130,17 @@ def neg_log_marginal_likelihood(
     grad[2:-1] = 0.5 * (G @ sqdiff) * inv_l2
     grad[-1] = 0.5 * params.noise * float(np.trace(W))
     return nll, grad
+
+
+def _inverse_from_cholesky(L: np.ndarray) -> np.ndarray:
+    """``(L L^T)^-1`` from the lower factor (LAPACK potri: a third of a solve's flops)."""
+    inv, info = lapack.dpotri(L, lower=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"potri failed with info={info}")
+    # potri fills the lower triangle; the upper one is L's, all zeros
+    full = inv + inv.T
+    full[np.diag_indices_from(full)] *= 0.5
+    return full
 
 
 class Posterior:
