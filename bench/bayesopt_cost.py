@@ -69,12 +69,20 @@ def measure(kind: str, n: int, repeats: int, seed: int = 0) -> dict:
         return bench.objective(config, 1)[0]
 
     if kind == "single":
-        searcher = GPSearcher(space, reward_attr="y", mode="min", num_init_random=0, random_seed=seed)
+        searcher = GPSearcher(
+            space, reward_attr="y", mode="min", num_init_random=0, random_seed=seed
+        )
         _feed_single(searcher, space, rng, n, objective)
     else:
         searcher = GPMultiFidelitySearcher(
-            space, reward_attr="y", mode="min", resource_attr="epoch", max_t=81,
-            rung_levels=list(LEVELS[:-1]), num_init_random=0, random_seed=seed,
+            space,
+            reward_attr="y",
+            mode="min",
+            resource_attr="epoch",
+            max_t=81,
+            rung_levels=list(LEVELS[:-1]),
+            num_init_random=0,
+            random_seed=seed,
         )
         _feed_multi(searcher, space, rng, n, objective)
     for _ in range(4):
@@ -121,8 +129,8 @@ def main(argv=None) -> int:
         for n in sizes:
             r = measure(kind, n, repeats)
             target = TARGETS.get(n)
-            verdict = "" if target is None else (
-                "PASS" if r["warm_wall_median"] <= target else "MISS"
+            verdict = (
+                "" if target is None else ("PASS" if r["warm_wall_median"] <= target else "MISS")
             )
             rows.append(
                 [
@@ -137,8 +145,13 @@ def main(argv=None) -> int:
             )
             print(f"  {rows[-1]}", file=sys.stderr)
     header = [
-        "searcher", "observations", "cold (wall)", "warm median (wall)", "warm min (wall)",
-        "warm median (CPU)", "target",
+        "searcher",
+        "observations",
+        "cold (wall)",
+        "warm median (wall)",
+        "warm min (wall)",
+        "warm median (CPU)",
+        "target",
     ]
     print(markdown_table(header, rows, right={1, 2, 3, 4, 5}))
     return 0

@@ -24,10 +24,10 @@ from scheduler.benchmarks.hartmann import (
 )
 
 __all__ = [
+    "BENCHMARKS",
     "BRANIN_MINIMUM",
     "HARTMANN6_MINIMIZER",
     "HARTMANN6_MINIMUM",
-    "BENCHMARKS",
     "Benchmark",
     "Branin",
     "DigitsCurves",

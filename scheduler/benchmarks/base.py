@@ -43,7 +43,7 @@ class Benchmark(Protocol):
 
 def check_epoch(name: str, epoch: Any, max_epochs: int) -> int:
     """``epoch`` as an int in ``[1, max_epochs]``; ValueError naming the benchmark."""
-    if isinstance(epoch, bool) or not isinstance(epoch, int) and not hasattr(epoch, "__index__"):
+    if isinstance(epoch, bool) or not hasattr(epoch, "__index__"):
         raise ValueError(f"{name}: epoch must be an integer in [1, {max_epochs}], got {epoch!r}")
     value = int(epoch)
     if not 1 <= value <= max_epochs:

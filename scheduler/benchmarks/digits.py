@@ -34,7 +34,9 @@ from scheduler.space import Categorical, Real, SearchSpace
 __all__ = ["DIGITS_CURVES_PATH", "DigitsCurves"]
 
 #: the table written by ``bench/make_digits_curves.py``
-DIGITS_CURVES_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "digits_curves.npz")
+DIGITS_CURVES_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "data", "digits_curves.npz"
+)
 
 
 class DigitsCurves:
@@ -59,8 +61,16 @@ class DigitsCurves:
             self.alphas = np.asarray(table["alpha"], dtype=np.float64)
             self.val_error = np.asarray(table["val_error"], dtype=np.float64)
             self.seconds = np.asarray(table["seconds"], dtype=np.float64)
-        shape = (len(self.hidden), len(self.learning_rates), len(self.alphas), len(self.batch_sizes))
-        if self.val_error.shape[0] != math.prod(shape) or self.seconds.shape != self.val_error.shape:
+        shape = (
+            len(self.hidden),
+            len(self.learning_rates),
+            len(self.alphas),
+            len(self.batch_sizes),
+        )
+        if (
+            self.val_error.shape[0] != math.prod(shape)
+            or self.seconds.shape != self.val_error.shape
+        ):
             raise ValueError(
                 f"{path}: table shape {self.val_error.shape} does not match the grid {shape}"
             )

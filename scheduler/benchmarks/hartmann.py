@@ -21,7 +21,13 @@ import numpy as np
 from scheduler.benchmarks.base import check_epoch
 from scheduler.space import Real, SearchSpace
 
-__all__ = ["HARTMANN6_MINIMUM", "HARTMANN6_MINIMIZER", "Hartmann6", "MultiFidelityHartmann6", "hartmann6"]
+__all__ = [
+    "HARTMANN6_MINIMIZER",
+    "HARTMANN6_MINIMUM",
+    "Hartmann6",
+    "MultiFidelityHartmann6",
+    "hartmann6",
+]
 
 HARTMANN6_MINIMUM = -3.32236801141551
 HARTMANN6_MINIMIZER = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)

@@ -146,9 +146,7 @@ class BaseSearcher:
             self._results[key] = value
         self._on_update(key, value, result)
 
-    def _parse_update(
-        self, config: Any, reward: Any, result: dict[str, Any]
-    ) -> tuple[Any, float]:
+    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]) -> tuple[Any, float]:
         """``(config, reward)`` of an :meth:`update` call; ``config`` is popped from
         ``result`` when passed by keyword. Raises ValueError for a missing or
         non-numeric reward."""

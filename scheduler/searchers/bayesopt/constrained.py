@@ -94,7 +94,10 @@ class ConstrainedGPSearcher(GPSearcher):
         )
         m = self.model
         self.constraint_model = SurrogateModel(
-            m.opt_nstarts, m.opt_maxiter, m.opt_skip_init_length, m.opt_skip_period,
+            m.opt_nstarts,
+            m.opt_maxiter,
+            m.opt_skip_init_length,
+            m.opt_skip_period,
             m.max_size_data_for_model,
         )
 
@@ -151,7 +154,9 @@ class ConstrainedGPSearcher(GPSearcher):
         fitted = self._fit()
         data_keys = list(self._results)
         used = [data_keys[i] for i in fitted.rows]
-        mask = np.array([self._constraints.get(key, 1.0) <= 0 for key in used] + [False] * fitted.num_pending)
+        mask = np.array(
+            [self._constraints.get(key, 1.0) <= 0 for key in used] + [False] * fitted.num_pending
+        )
         means = fitted.mean_at_rows()
         best = means[mask].min(axis=0) if mask.any() else means.min(axis=0)
 

@@ -154,7 +154,7 @@ class Encoder:
         """The config as a vector of shape ``(dim,)``; ValueError for a value outside
         its domain."""
         x = np.zeros(self.dim, dtype=np.float64)
-        for (kind, start, stop, domain), value in zip(self._columns, self.leaves.values(config)):
+        for (kind, start, _stop, domain), value in zip(self._columns, self.leaves.values(config)):
             if kind == "const":
                 if not domain.contains(value):
                     raise ValueError(f"value {value!r} is not in {domain!r}")
@@ -225,8 +225,8 @@ class Encoder:
         """A random neighbour of each row of ``X`` (projected).
 
         Continuous columns (Real and Int) move by a normal step of standard deviation
-        ``scale`` (a float, or one per row); each discrete leaf (Bool, Categorical) is redrawn with probability
-        ``flip``.
+        ``scale`` (a float, or one per row); each discrete leaf (Bool, Categorical) is
+        redrawn with probability ``flip``.
         """
         out = np.array(X, dtype=np.float64, copy=True)
         n = out.shape[0]

@@ -45,7 +45,11 @@ class GPParams:
 
     def to_theta(self) -> np.ndarray:
         return np.concatenate(
-            [[self.mean, math.log(self.amplitude)], np.log(self.lengthscales), [math.log(self.noise)]]
+            [
+                [self.mean, math.log(self.amplitude)],
+                np.log(self.lengthscales),
+                [math.log(self.noise)],
+            ]
         )
 
     @classmethod

@@ -151,7 +151,11 @@ class SurrogateModel:
         else:
             if self.theta is None or self.num_fits % self.opt_skip_period == 0:
                 self.theta = fit_hyperparameters(
-                    Xd, z, rng, self.theta, 1 if self.theta is not None else self.opt_nstarts,
+                    Xd,
+                    z,
+                    rng,
+                    self.theta,
+                    1 if self.theta is not None else self.opt_nstarts,
                     self.opt_maxiter,
                 )
             self.num_fits += 1

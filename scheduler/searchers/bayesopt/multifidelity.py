@@ -33,6 +33,7 @@ results.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -109,7 +110,7 @@ class GPMultiFidelitySearcher(GPSearcher):
         self.max_t = integer("max_t", max_t, 2)
         levels = [] if rung_levels is None else list(rung_levels)
         if not all(is_integer(r) and 1 <= r < self.max_t for r in levels) or any(
-            b <= a for a, b in zip(levels, levels[1:])
+            b <= a for a, b in itertools.pairwise(levels)
         ):
             raise ValueError(
                 f"rung_levels must be strictly increasing integers in [1, max_t={self.max_t}), "

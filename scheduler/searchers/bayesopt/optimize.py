@@ -86,4 +86,3 @@ def maximize_acquisition(
                 step[index] *= 0.5
     order = np.argsort(-current_values, kind="stable")
     return np.concatenate([current[order], candidates])
-

@@ -202,7 +202,10 @@ class GPSearcher(BaseSearcher):
     def _fit(self) -> FittedModel:
         X, y = self._training_data()
         return self.model.fit(
-            X, y, self.rng, pending=self._pending_inputs(),
+            X,
+            y,
+            self.rng,
+            pending=self._pending_inputs(),
             num_fantasy_samples=self.num_fantasy_samples,
         )
 
