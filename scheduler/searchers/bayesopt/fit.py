@@ -25,6 +25,7 @@ import math
 import numpy as np
 from scipy.optimize import minimize
 
+from scheduler.searchers.bayesopt._blas import one_blas_thread
 from scheduler.searchers.bayesopt.gp import neg_log_marginal_likelihood
 
 __all__ = ["bounds", "default_theta", "fit_hyperparameters", "log_prior", "standardize"]
@@ -133,16 +134,23 @@ def fit_hyperparameters(
     first = np.clip(first, lows, highs)
     starts = [first] + [_sample_prior(d, rng) for _ in range(max(num_restarts, 1) - 1)]
     best_theta, best_value = first, math.inf
-    for start in starts:
-        result = minimize(
-            objective,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=box,
-            options={"maxiter": max_iter, "ftol": _FTOL},
-        )
-        value = float(result.fun)
-        if math.isfinite(value) and value < best_value and value < 1e24:
-            best_theta, best_value = np.clip(result.x, lows, highs), value
-    return best_theta
+    with one_blas_thread():
+        for start in starts:
+            best_theta, best_value = _run(objective, start, box, max_iter, best_theta, best_value)
+    return np.clip(best_theta, lows, highs)
+
+
+def _run(objective, start, box, max_iter, best_theta, best_value):
+    """One L-BFGS-B run; the better of its result and the best so far."""
+    result = minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=box,
+        options={"maxiter": max_iter, "ftol": _FTOL},
+    )
+    value = float(result.fun)
+    if math.isfinite(value) and value < best_value and value < 1e24:
+        return result.x, value
+    return best_theta, best_value
