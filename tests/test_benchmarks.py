@@ -82,7 +82,7 @@ def test_digits_table_is_small_real_and_consistent():
     bench = DigitsCurves()
     assert bench.val_error.shape == (336, bench.max_epochs) and bench.max_epochs == 50
     assert bench.optimum == bench.val_error[:, -1].min() < 0.05  # an MLP learns digits
-    assert np.all((0 <= bench.val_error) & (bench.val_error <= 1)) and np.all(bench.seconds > 0)
+    assert np.all((bench.val_error >= 0) & (bench.val_error <= 1)) and np.all(bench.seconds > 0)
     # curves learn: the mean error falls over the epochs
     mean = bench.val_error.mean(axis=0)
     assert mean[-1] < mean[0]

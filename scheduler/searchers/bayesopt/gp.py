@@ -82,9 +82,13 @@ def robust_cholesky(K: np.ndarray) -> np.ndarray:
     Tries jitter 0, then 1e-10, 1e-8, ..., 1e-2 times the mean diagonal; raises
     ``numpy.linalg.LinAlgError`` if even the largest fails (a NaN in ``K``).
     """
+    try:
+        return cholesky(K, lower=True)
+    except np.linalg.LinAlgError:
+        pass
     scale = float(np.mean(np.diag(K))) if K.size else 1.0
     jitter = 0.0
-    for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+    for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
         try:
             return cholesky(K + (jitter * scale) * np.eye(K.shape[0]), lower=True)
         except np.linalg.LinAlgError:
@@ -114,25 +118,36 @@ def neg_log_marginal_likelihood(
     params = GPParams.from_theta(theta)
     if sqdiff is None:
         sqdiff = ((X[:, None, :] - X[None, :, :]) ** 2).reshape(n * n, d)
+    s = params.amplitude
     inv_l2 = 1.0 / (params.lengthscales**2)
-    r2 = (sqdiff @ inv_l2).reshape(n, n)
-    r = np.sqrt(r2)
-    e = np.exp(-_SQRT5 * r)
-    K_f = params.amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
-    K = K_f + params.noise * np.eye(n)
+    # q = sqrt(5) r; k = s (1 + q + q^2 / 3) exp(-q); dk/dlog l_j = s (5/3)(1 + q) exp(-q) D_j
+    q = (sqdiff @ (5.0 * inv_l2)).reshape(n, n)
+    np.sqrt(q, out=q)
+    e = np.exp(-q)
+    K = q * q
+    K *= 1.0 / 3.0
+    K += q
+    K += 1.0
+    K *= e
+    K *= s  # the noise-free kernel matrix K_f
+    q += 1.0
+    q *= e
+    q *= s * (5.0 / 3.0)  # dk/dlog l_j without its D_j factor
+    K[np.diag_indices(n)] += params.noise
     L = robust_cholesky(K)
     resid = y - params.mean
     alpha = cho_solve((L, True), resid)
     nll = 0.5 * float(resid @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * _LOG_2PI
-    K_inv = _inverse_from_cholesky(L)
-    W = K_inv - np.outer(alpha, alpha)
+    W = _inverse_from_cholesky(L)
+    W -= np.outer(alpha, alpha)  # K^-1 - alpha alpha^T
     grad = np.empty(d + 3)
     grad[0] = -float(alpha.sum())
-    grad[1] = 0.5 * float((W * K_f).sum())
-    # dk/dlog l_j = s (5/3) (1 + sqrt5 r) exp(-sqrt5 r) (x_j - x'_j)^2 / l_j^2
-    G = (W * (params.amplitude * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e)).reshape(n * n)
-    grad[2:-1] = 0.5 * (G @ sqdiff) * inv_l2
-    grad[-1] = 0.5 * params.noise * float(np.trace(W))
+    trace_w = float(np.trace(W))
+    # K_f = K - v I, so sum(W * K_f) = sum(W * K) - v tr(W)
+    grad[1] = 0.5 * (float(np.vdot(W, K)) - params.noise * trace_w)
+    W *= q
+    grad[2:-1] = 0.5 * (W.reshape(n * n) @ sqdiff) * inv_l2
+    grad[-1] = 0.5 * params.noise * trace_w
     return nll, grad
 
 

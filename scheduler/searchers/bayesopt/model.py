@@ -11,7 +11,11 @@ warm-started from the last one) and decides when to re-optimize them:
 
 Past ``max_size_data_for_model`` points the model sees a subsample of that size: the
 best quarter of the targets, and a uniform draw of the others (seeded by the data size,
-so the same data gives the same subsample). Together these bound the cost of a refit
+so the same data gives the same subsample). The hyperparameters are fitted on at most
+:data:`MAX_FIT_SIZE` of those points (subsampled the same way; the posterior then
+conditions on all of them), and a warm-started re-optimization past
+``opt_skip_init_length`` runs at most :data:`WARM_MAXITER` L-BFGS-B iterations (the
+next refit goes on from where it stopped). Together these bound the cost of a refit
 whatever the number of observations (``bench/bayesopt_cost.py`` measures it).
 
 Pending evaluations are *fantasized*: their targets are drawn ``num_fantasy_samples``
@@ -30,7 +34,12 @@ import numpy as np
 from scheduler.searchers.bayesopt.fit import fit_hyperparameters, standardize
 from scheduler.searchers.bayesopt.gp import GPParams, Posterior
 
-__all__ = ["FittedModel", "SurrogateModel"]
+__all__ = ["MAX_FIT_SIZE", "WARM_MAXITER", "FittedModel", "SurrogateModel"]
+
+#: largest number of points the hyperparameters are fitted on
+MAX_FIT_SIZE = 300
+#: L-BFGS-B iterations of a warm-started refit past ``opt_skip_init_length``
+WARM_MAXITER = 10
 
 
 class FittedModel:
@@ -101,10 +110,11 @@ class SurrogateModel:
         self.theta: np.ndarray | None = None
         self.num_fits = 0  # fits past opt_skip_init_length, for opt_skip_period
 
-    def subsample(self, y: np.ndarray) -> np.ndarray:
-        """Indices of the rows the model uses (all of them up to the size limit)."""
+    def subsample(self, y: np.ndarray, limit: int | None = None) -> np.ndarray:
+        """Indices of the rows the model uses (all of them up to the size limit,
+        ``max_size_data_for_model`` by default)."""
         n = y.shape[0]
-        limit = self.max_size_data_for_model
+        limit = self.max_size_data_for_model if limit is None else limit
         if n <= limit:
             return np.arange(n)
         order = np.argsort(y, kind="stable")  # minimization: best first
@@ -144,19 +154,16 @@ class SurrogateModel:
         n, d = Xd.shape
         if self.theta is not None and self.theta.shape[0] != d + 3:
             self.theta = None
-        if n < self.opt_skip_init_length:
+        fit_rows = self.subsample(z, MAX_FIT_SIZE)
+        Xf, zf = Xd[fit_rows], z[fit_rows]
+        if n < self.opt_skip_init_length or self.theta is None:
             self.theta = fit_hyperparameters(
-                Xd, z, rng, self.theta, self.opt_nstarts, self.opt_maxiter
+                Xf, zf, rng, self.theta, self.opt_nstarts, self.opt_maxiter
             )
         else:
-            if self.theta is None or self.num_fits % self.opt_skip_period == 0:
+            if self.num_fits % self.opt_skip_period == 0:
                 self.theta = fit_hyperparameters(
-                    Xd,
-                    z,
-                    rng,
-                    self.theta,
-                    1 if self.theta is not None else self.opt_nstarts,
-                    self.opt_maxiter,
+                    Xf, zf, rng, self.theta, 1, min(self.opt_maxiter, WARM_MAXITER)
                 )
             self.num_fits += 1
         params = GPParams.from_theta(self.theta)

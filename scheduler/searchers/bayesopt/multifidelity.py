@@ -190,15 +190,17 @@ class GPMultiFidelitySearcher(GPSearcher):
 
     # -- the model ---------------------------------------------------------------------
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
-        rows, rewards, resources = [], [], []
+        configs, owners, rewards, resources = [], [], [], []
         for key, levels in self._observations.items():
-            x = self._encode_key(key)
+            configs.append(self._encode_key(key))
             for r, reward in levels.items():
-                rows.append(np.append(x, self._encode_resource(r)))
+                owners.append(len(configs) - 1)
                 rewards.append(reward)
                 resources.append(r)
         self._row_resources = np.asarray(resources, dtype=np.int64)
-        X = np.array(rows).reshape(len(rows), self.encoder.dim + 1)
+        encoded = np.array(configs).reshape(len(configs), self.encoder.dim)
+        column = np.log(self._row_resources) / math.log(self.max_t)
+        X = np.concatenate([encoded[owners], np.clip(column, 0.0, 1.0)[:, None]], axis=1)
         return X, self._targets(rewards)
 
     def _pending_inputs(self) -> np.ndarray | None:
