@@ -264,7 +264,7 @@ def main(argv=None) -> int:
         print()
         print(_verdicts(results, methods))
     if args.multi_fidelity or args.smoke:
-        budget = 2.0 if args.smoke else args.mf_budget
+        budget = 5.0 if args.smoke else args.mf_budget
         mf = multi_fidelity(seeds, budget)
         print(f"\nMulti-fidelity, ASHA (promotion), one worker, {len(seeds)} seed(s):\n")
         print(_table(mf))

@@ -65,6 +65,10 @@ class HyperbandScheduler(BaseScheduler):
     searcher_data : {'rungs', 'all', 'rungs_and_last'}
         Which reports reach ``searcher.update``.
 
+    ``searcher='bayesopt'`` builds the multi-fidelity GP searcher (MOBSTER, Klein et al.
+    2020, :class:`~scheduler.searchers.GPMultiFidelitySearcher`), told ``time_attr``,
+    ``max_t`` and the rung levels; it learns from the results ``searcher_data`` passes.
+
     Reports must carry ``time_attr`` as a positive, increasing integer.
     ``num_trials`` counts configs started, not tasks.
     """
