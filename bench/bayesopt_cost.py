@@ -16,8 +16,10 @@ rung levels 1, 3, 9, 27 and max_t = 81. Past ``max_size_data_for_model`` (500)
 observations the model sees a subsample of that size, so the cost stops growing.
 
 Wall and CPU (``time.thread_time``) per call; the min is the computation's cost, the
-median includes a shared machine's preemptions. PASS/MISS against the targets uses the
-median warm wall time and is printed, never asserted.
+median includes a shared machine's preemptions. PASS/MISS against the targets compares
+the median warm wall time and the median warm CPU time (the two agree on an idle
+machine; on a busy one the CPU time is the computation's cost), printed, never
+asserted.
 
 Run: ``python bench/bayesopt_cost.py`` (a minute or two) or ``--smoke`` (CI: n = 30,
 one repeat, a few seconds). Exits 0 whenever it ran.
@@ -129,9 +131,11 @@ def main(argv=None) -> int:
         for n in sizes:
             r = measure(kind, n, repeats)
             target = TARGETS.get(n)
-            verdict = (
-                "" if target is None else ("PASS" if r["warm_wall_median"] <= target else "MISS")
-            )
+            verdict = ""
+            if target is not None:
+                wall_ok = "PASS" if r["warm_wall_median"] <= target else "MISS"
+                cpu_ok = "PASS" if r["warm_cpu_median"] <= target else "MISS"
+                verdict = f"wall {wall_ok}, CPU {cpu_ok}"
             rows.append(
                 [
                     "bayesopt" if kind == "single" else "bayesopt (Hyperband)",
@@ -140,7 +144,7 @@ def main(argv=None) -> int:
                     f"{1e3 * r['warm_wall_median']:.0f} ms",
                     f"{1e3 * r['warm_wall_min']:.0f} ms",
                     f"{1e3 * r['warm_cpu_median']:.0f} ms",
-                    "" if target is None else f"{1e3 * target:.0f} ms {verdict}",
+                    "" if target is None else f"{1e3 * target:.0f} ms: {verdict}",
                 ]
             )
             print(f"  {rows[-1]}", file=sys.stderr)
