@@ -72,11 +72,11 @@ def run(kind, searcher, steps):
 KINDS = ["fifo", "mf", "constrained"]
 
 
-def test_replay_flags():
+def test_replay_and_driver_flags():
     assert BaseSearcher.deterministic_replay is True
     assert RandomSearcher.deterministic_replay and GridSearcher.deterministic_replay
     for cls in (GPSearcher, GPMultiFidelitySearcher, ConstrainedGPSearcher):
-        assert cls.deterministic_replay is False
+        assert cls.deterministic_replay is False and cls.inline_calls is False
 
 
 def test_bayesopt_beats_random_on_branin_with_few_evaluations():

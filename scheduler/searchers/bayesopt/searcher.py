@@ -67,12 +67,17 @@ class GPSearcher(BaseSearcher):
 
     Notes
     -----
-    Proposals depend on the fitted model, so :attr:`deterministic_replay` is False.
+    A call refits the model (tens of milliseconds), so :attr:`inline_calls` is False: the
+    runtime makes the calls on a thread of its own, never under its lock. Proposals
+    depend on the fitted model (floating-point results of a BLAS build), so
+    :attr:`deterministic_replay` is False: a resumed run tells the searcher the journaled
+    configs instead of asking it again.
     :meth:`state_dict` holds the observations, the random generator and the fitted
     hyperparameters (the warm start of the next fit), so a searcher restored by
     :meth:`load_state_dict` proposes the same next configs as the original.
     """
 
+    inline_calls = False
     deterministic_replay = False
 
     def __init__(
