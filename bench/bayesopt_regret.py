@@ -44,7 +44,7 @@ from scheduler.benchmarks import (
     MultiFidelityHartmann6,
     regret,
 )
-from scheduler.schedulers.base import Decision
+from scheduler.schedulers.base import Decision, drive_suggest, flush_feedback
 from scheduler.schedulers.hyperband import HyperbandPolicy
 from scheduler.searchers import GPMultiFidelitySearcher, GPSearcher, RandomSearcher
 from scheduler.space import Categorical, Int, Real
@@ -164,7 +164,7 @@ def run_asha(bench, searcher_name, seed, budget_epochs) -> float | None:
     )
     spent, task_id, best = 0, 0, None
     while spent < budget_epochs:
-        suggestion = policy.suggest(allow_new=True)
+        suggestion = drive_suggest(policy, allow_new=True)  # applies the searcher calls
         if suggestion is None:
             break
         policy.on_task_start(task_id, suggestion)
@@ -184,6 +184,7 @@ def run_asha(bench, searcher_name, seed, budget_epochs) -> float | None:
             decision.value, "stopped"
         )
         policy.on_task_end(task_id, status, last)
+        flush_feedback(policy)
         task_id += 1
     return None if best is None else regret(bench, best)
 

@@ -37,7 +37,7 @@ from scheduler.searchers.bayesopt.gp import GPParams, Posterior
 __all__ = ["MAX_FIT_SIZE", "WARM_MAXITER", "FittedModel", "SurrogateModel"]
 
 #: largest number of points the hyperparameters are fitted on
-MAX_FIT_SIZE = 300
+MAX_FIT_SIZE = 200
 #: L-BFGS-B iterations of a warm-started refit past ``opt_skip_init_length``
 WARM_MAXITER = 10
 
