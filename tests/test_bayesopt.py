@@ -315,3 +315,18 @@ def test_hyperband_with_bayesopt_runs_end_to_end():
     searcher = scheduler.searcher
     assert searcher.num_results == 10 and searcher.num_observations >= 10
     assert searcher.get_best_reward() is not None
+
+
+def test_importing_scheduler_does_not_import_scipy():
+    """Process workers import scheduler: the GP searchers (scipy, about a second on a busy
+    machine) load only when one is asked for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, scheduler, scheduler.searchers as s; "
+        "assert 'scipy' not in sys.modules, 'scipy imported'; "
+        "assert s.SEARCHERS['bayesopt'] is s.GPSearcher; "
+        "assert 'scipy' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -7,11 +7,6 @@ Gaussian-process searchers of :mod:`scheduler.searchers.bayesopt` (``GPSearcher`
 """
 
 from scheduler.searchers.base import DEFAULT_RANDOM_SEED, BaseSearcher
-from scheduler.searchers.bayesopt import (
-    ConstrainedGPSearcher,
-    GPMultiFidelitySearcher,
-    GPSearcher,
-)
 from scheduler.searchers.factory import CONSTRAINED_SEARCHERS, SEARCHERS, searcher_factory
 from scheduler.searchers.grid import GridSearcher
 from scheduler.searchers.random import RandomSearcher
@@ -28,3 +23,15 @@ __all__ = [
     "RandomSearcher",
     "searcher_factory",
 ]
+
+
+_BAYESOPT = ("ConstrainedGPSearcher", "GPMultiFidelitySearcher", "GPSearcher")
+
+
+def __getattr__(name):
+    # The GP searchers import scipy: only when first asked for.
+    if name in _BAYESOPT:
+        from scheduler.searchers import bayesopt
+
+        return getattr(bayesopt, name)
+    raise AttributeError(f"module 'scheduler.searchers' has no attribute {name!r}")
