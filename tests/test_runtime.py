@@ -396,7 +396,11 @@ def test_autogluon_save_load_state_dict_round_trip(tmp_path):
     "kwargs, message",
     [
         (dict(dist_ip_addrs=["10.0.0.2"]), "dist_ip_addrs (remote machines) is not supported"),
-        (dict(constraint_attr="latency"), "constraint_attr needs constrained"),
+        (
+            dict(constraint_attr="latency"),
+            "constraint_attr='latency' needs constrained Bayesian optimization: "
+            "searcher='bayesopt_constrained'",
+        ),
         (dict(training_history_searcher_info=True), "needs a model-based searcher"),
     ],
 )

@@ -382,8 +382,13 @@ def test_factory_builds_searchers():
 @pytest.mark.parametrize(
     ("name", "kwargs", "message"),
     [
-        ("bayesopt", {"space": SMALL}, "searcher must be one of 'grid', 'random', got 'bayesopt'"),
-        (None, {"space": SMALL}, "searcher must be one of 'grid', 'random', got None"),
+        (
+            "tpe",
+            {"space": SMALL},
+            "searcher must be one of 'bayesopt', 'bayesopt_constrained', 'bayesopt_hyperband', "
+            "'grid', 'random', got 'tpe'",
+        ),
+        (None, {"space": SMALL}, "searcher must be one of 'bayesopt', .*, got None"),
         (
             "random",
             {"space": SMALL, "num_points": 3},

@@ -29,7 +29,7 @@ from scheduler.runtime.backends.simulated import is_benchmark
 from scheduler.runtime.resources import ResourceManager
 from scheduler.runtime.runner import Runner
 from scheduler.schedulers.base import Policy
-from scheduler.searchers import BaseSearcher, searcher_factory
+from scheduler.searchers import CONSTRAINED_SEARCHERS, SEARCHERS, BaseSearcher, searcher_factory
 from scheduler.space import SearchSpace
 
 __all__ = ["BaseScheduler"]
@@ -98,11 +98,13 @@ class BaseScheduler:
                 "dist_ip_addrs (remote machines) is not supported yet (a Ray backend is "
                 f"planned); got dist_ip_addrs={dist_ip_addrs!r}"
             )
-        if constraint_attr is not None:
+        if constraint_attr is not None and (
+            not isinstance(constraint_attr, str) or not constraint_attr
+        ):
             raise ValueError(
-                "constraint_attr needs constrained Bayesian optimization, which is not "
-                f"supported yet; got constraint_attr={constraint_attr!r}"
+                f"constraint_attr must be a non-empty string or None, got {constraint_attr!r}"
             )
+        self.constraint_attr = constraint_attr
         if training_history_searcher_info:
             raise ValueError(
                 "training_history_searcher_info=True needs a model-based searcher; the "
@@ -239,6 +241,9 @@ class BaseScheduler:
             options = dict(search_options or {})
             options.setdefault("reward_attr", self.reward_attr)
             options.setdefault("mode", self.mode)
+            if self.constraint_attr is not None:
+                self._check_constrained(searcher)
+                options.setdefault("constraint_attr", self.constraint_attr)
             return searcher_factory(searcher, space=self.space, **options)
         if isinstance(searcher, BaseSearcher):
             if search_options:
@@ -246,8 +251,25 @@ class BaseScheduler:
                     "search_options is only used when searcher is a name, "
                     f"got a searcher object and search_options={search_options!r}"
                 )
+            if self.constraint_attr is not None and (
+                getattr(searcher, "constraint_attr", None) != self.constraint_attr
+            ):
+                raise ValueError(
+                    f"constraint_attr={self.constraint_attr!r} needs a searcher that models "
+                    f"that constraint (searcher='bayesopt_constrained'), got {searcher!r}"
+                )
             return searcher
-        raise ValueError(f"searcher must be 'random', 'grid' or a BaseSearcher, got {searcher!r}")
+        valid = ", ".join(repr(name) for name in sorted(SEARCHERS))
+        raise ValueError(f"searcher must be one of {valid} or a BaseSearcher, got {searcher!r}")
+
+    def _check_constrained(self, searcher: str) -> None:
+        """Refuse ``constraint_attr`` with a searcher that ignores constraints."""
+        if searcher.lower() not in CONSTRAINED_SEARCHERS:
+            raise ValueError(
+                f"constraint_attr={self.constraint_attr!r} needs constrained Bayesian "
+                f"optimization: searcher='bayesopt_constrained' (FIFOScheduler), "
+                f"got searcher={searcher!r}"
+            )
 
     # -- running -------------------------------------------------------------------
     def _make_args(self, train_fn, config, **kwargs):

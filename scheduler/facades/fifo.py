@@ -22,7 +22,9 @@ class FIFOScheduler(BaseScheduler):
     resource : dict
         Per-trial resources, e.g. ``{'num_cpus': 1, 'num_gpus': 0}``.
     searcher : str or BaseSearcher
-        ``'random'`` (default) or ``'grid'``, built with ``search_options``; or an object.
+        ``'random'`` (default), ``'grid'``, ``'bayesopt'`` (Gaussian-process BO; on a
+        HyperbandScheduler the multi-fidelity variant) or ``'bayesopt_constrained'``
+        (with ``constraint_attr``), built with ``search_options``; or an object.
     search_options : dict, optional
         Keyword arguments for :func:`scheduler.searchers.searcher_factory`.
     checkpoint : str, optional
@@ -49,6 +51,10 @@ class FIFOScheduler(BaseScheduler):
         Stop launching once a reward at least this good is reported.
     reward_attr, time_attr : str
         Keys of the reward and of the time/fidelity (optional for FIFO) in reports.
+    constraint_attr : str, optional
+        Key of a constraint value in reports (satisfied when <= 0), for constrained
+        Bayesian optimization: needs ``searcher='bayesopt_constrained'``, whose
+        ``get_best_config`` is the best feasible config.
     training_history_callback : callable, optional
         ``callback(training_history, start_timestamp)``, at most every
         ``training_history_callback_delta_secs`` seconds, from the runtime thread.

@@ -65,6 +65,10 @@ class HyperbandScheduler(BaseScheduler):
     searcher_data : {'rungs', 'all', 'rungs_and_last'}
         Which reports reach ``searcher.update``.
 
+    ``searcher='bayesopt'`` builds the multi-fidelity GP searcher (MOBSTER, Klein et al.
+    2020, :class:`~scheduler.searchers.GPMultiFidelitySearcher`), told ``time_attr``,
+    ``max_t`` and the rung levels; it learns from the results ``searcher_data`` passes.
+
     Reports must carry ``time_attr`` as a positive, increasing integer.
     ``num_trials`` counts configs started, not tasks.
     """
@@ -120,6 +124,27 @@ class HyperbandScheduler(BaseScheduler):
             "random_seed": self.random_seed,
             "searcher_data": self.searcher_data,
         }
+
+    def _make_searcher(self, searcher, search_options):
+        # 'bayesopt' on Hyperband is the multi-fidelity GP (MOBSTER), told the resource.
+        if isinstance(searcher, str) and searcher.lower() in ("bayesopt", "bayesopt_hyperband"):
+            if self.constraint_attr is not None:
+                raise ValueError(
+                    f"constraint_attr={self.constraint_attr!r}: constrained Bayesian "
+                    "optimization is supported by FIFOScheduler with "
+                    "searcher='bayesopt_constrained', not by HyperbandScheduler"
+                )
+            from scheduler import kernels as _kernels
+
+            levels, _ = _kernels.rung_levels(
+                self.grace_period, self.reduction_factor, self.max_t, self.rung_levels
+            )
+            options = dict(search_options or {})
+            options.setdefault("resource_attr", self.time_attr)
+            options.setdefault("max_t", self.max_t)
+            options.setdefault("rung_levels", [int(level) for level in levels])
+            return super()._make_searcher("bayesopt_hyperband", options)
+        return super()._make_searcher(searcher, search_options)
 
     def _make_policy(self) -> Policy:
         from scheduler.schedulers.hyperband import HyperbandPolicy

@@ -139,6 +139,17 @@ class BaseSearcher:
         A NaN or infinite reward (a diverged evaluation) is not recorded; the config
         stays seen either way. The config is no longer pending.
         """
+        config, value = self._parse_update(config, reward, result)
+        key = self._mark_seen(config)
+        self._pending.pop(key, None)
+        if math.isfinite(value):
+            self._results[key] = value
+        self._on_update(key, value, result)
+
+    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]) -> tuple[Any, float]:
+        """``(config, reward)`` of an :meth:`update` call; ``config`` is popped from
+        ``result`` when passed by keyword. Raises ValueError for a missing or
+        non-numeric reward."""
         if config is _MISSING:
             if "config" not in result:
                 raise ValueError("update() needs a config, got none")
@@ -155,11 +166,10 @@ class BaseSearcher:
                 )
         if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, numbers.Real):
             raise ValueError(f"reward must be a number, got {reward!r}")
-        value = float(reward)
-        key = self._mark_seen(config)
-        self._pending.pop(key, None)
-        if math.isfinite(value):
-            self._results[key] = value
+        return config, float(reward)
+
+    def _on_update(self, key: str, reward: float, result: dict[str, Any]) -> None:
+        """Called by :meth:`update` once the result is recorded (subclass hook)."""
 
     def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
         """Note that ``config`` is being evaluated (up to ``milestone``, if given)."""

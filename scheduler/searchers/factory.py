@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from scheduler.searchers.base import BaseSearcher
 from scheduler.searchers.grid import GridSearcher
 from scheduler.searchers.random import RandomSearcher
 
-__all__ = ["SEARCHERS", "searcher_factory"]
+__all__ = ["CONSTRAINED_SEARCHERS", "SEARCHERS", "searcher_factory"]
 
-#: Searcher classes by name.
-SEARCHERS: dict[str, type[BaseSearcher]] = {"grid": GridSearcher, "random": RandomSearcher}
+
+class _Registry(Mapping):
+    """Searcher classes by name; a class given as ``"module:Name"`` is imported on first
+    use (the bayesopt searchers need scipy, which a process worker or a script that
+    only uses random search should not pay a second of importing for)."""
+
+    def __init__(self, entries: dict[str, Any]):
+        self._entries = dict(entries)
+
+    def __getitem__(self, name: str) -> type[BaseSearcher]:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module, _, attr = entry.partition(":")
+            entry = getattr(importlib.import_module(module), attr)
+            self._entries[name] = entry
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: Searcher classes by name. ``'bayesopt_hyperband'`` is what HyperbandScheduler builds
+#: for ``searcher='bayesopt'`` (it passes the resource attribute, max_t and rung levels).
+SEARCHERS: Mapping[str, type[BaseSearcher]] = _Registry(
+    {
+        "bayesopt": "scheduler.searchers.bayesopt.searcher:GPSearcher",
+        "bayesopt_constrained": "scheduler.searchers.bayesopt.constrained:ConstrainedGPSearcher",
+        "bayesopt_hyperband": "scheduler.searchers.bayesopt.multifidelity:GPMultiFidelitySearcher",
+        "grid": GridSearcher,
+        "random": RandomSearcher,
+    }
+)
+
+#: Searchers that take ``constraint_attr`` (the schedulers' constrained BO).
+CONSTRAINED_SEARCHERS = ("bayesopt_constrained",)
 
 
 def searcher_factory(name: str, **kwargs: Any) -> BaseSearcher:
@@ -20,7 +58,7 @@ def searcher_factory(name: str, **kwargs: Any) -> BaseSearcher:
 
     Parameters
     ----------
-    name : {'random', 'grid'}
+    name : {'random', 'grid', 'bayesopt', 'bayesopt_constrained', 'bayesopt_hyperband'}
         The searcher (case-insensitive).
     **kwargs
         The searcher's constructor arguments; ``space`` is required.
