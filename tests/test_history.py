@@ -370,3 +370,23 @@ def test_heap_holds_at_most_one_entry_per_report_and_queries_drop_stale_ones():
 
 def test_end_statuses_cover_the_task_statuses():
     assert set(END_STATUSES) | {"running"} == set(TASK_STATUSES)
+
+
+def test_with_a_constraint_the_best_config_is_the_best_feasible_one():
+    h = History("acc", "epoch", "max", constraint_attr="c")
+    for task_id, (acc, c) in enumerate([(0.9, 0.5), (0.7, -0.1), (0.8, None), (0.6, 0.0)]):
+        h.start_task(task_id, task_id, {"x": task_id}, start_time=0.0)
+        result = {"epoch": 1, "acc": acc}
+        if c is not None:
+            result["c"] = c
+        h.add_report(task_id, result, decision="continue")
+    assert h.best_config() == {"x": 1} and h.best_reward() == 0.7
+    assert h.config_ranking()[:2] == [1, 3]
+    h._check()
+    again = History.from_state_dict(json.loads(json.dumps(h.state_dict())))
+    assert again.best_config() == {"x": 1}
+    infeasible = History("acc", "epoch", "max", constraint_attr="c")
+    infeasible.start_task(0, 0, {"x": 0}, start_time=0.0)
+    infeasible.add_report(0, {"epoch": 1, "acc": 1.0, "c": 2.0}, decision="continue")
+    assert infeasible.best_config() is None
+    infeasible._check()

@@ -188,7 +188,7 @@ class BaseScheduler:
             raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
 
         self.policy: Policy = self._make_policy()
-        self.history = History(reward_attr, time_attr, mode)
+        self.history = History(reward_attr, time_attr, mode, constraint_attr=self.constraint_attr)
         self._journal = None
         self._writer = None
         self._run_started = False
@@ -277,7 +277,10 @@ class BaseScheduler:
 
     def _settings(self) -> dict:
         """What a checkpoint must match to be resumed by this scheduler."""
-        return {"reward_attr": self.reward_attr, "time_attr": self.time_attr, "mode": self.mode}
+        settings = {"reward_attr": self.reward_attr, "time_attr": self.time_attr, "mode": self.mode}
+        if self.constraint_attr is not None:
+            settings["constraint_attr"] = self.constraint_attr
+        return settings
 
     def _header(self, run_id: str | None = "") -> dict:
         """What the journal's header records (``run_id`` defaults to this run's)."""

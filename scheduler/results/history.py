@@ -94,6 +94,8 @@ class ConfigRecord:
     # that invalidates older heap entries.
     _order: int = field(default=-1, repr=False, compare=False)
     _version: int = field(default=0, repr=False, compare=False)
+    #: its value's row satisfies the constraint (always, without constraint_attr)
+    feasible: bool = field(default=True, compare=False)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -144,7 +146,13 @@ class History:
         ``'max'`` (default) or ``'min'``: whether larger or smaller rewards are better.
     """
 
-    def __init__(self, reward_attr: str, time_attr: str | None, mode: str = "max") -> None:
+    def __init__(
+        self,
+        reward_attr: str,
+        time_attr: str | None,
+        mode: str = "max",
+        constraint_attr: str | None = None,
+    ) -> None:
         if not isinstance(reward_attr, str) or not reward_attr:
             raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
         if time_attr is not None and (not isinstance(time_attr, str) or not time_attr):
@@ -154,6 +162,9 @@ class History:
         self.reward_attr = reward_attr
         self.time_attr = time_attr
         self.mode = mode
+        #: with constrained search: a config counts for the best only where the row's
+        #: ``constraint_attr`` value is a number <= 0 (feasible)
+        self.constraint_attr = constraint_attr
         self._reset()
 
     def _reset(self) -> None:
@@ -254,8 +265,15 @@ class History:
         record.reward_index = index
         record._order = self._order
         record._version += 1
-        if math.isfinite(reward):
+        record.feasible = self._feasible(row)
+        if math.isfinite(reward) and record.feasible:
             self._push(record)
+
+    def _feasible(self, row: dict) -> bool:
+        if self.constraint_attr is None:
+            return True
+        value = _real(row.get(self.constraint_attr))
+        return value is not None and value <= 0
 
     def _push(self, record: ConfigRecord) -> None:
         # Lazy deletion: superseded entries stay until they reach the top of the heap
@@ -355,7 +373,9 @@ class History:
         configs without a valid value last, in start order. O(n log n)."""
         sign = -1.0 if self.mode == "max" else 1.0
         valid = [
-            r for r in self.configs.values() if r.reward is not None and math.isfinite(r.reward)
+            r
+            for r in self.configs.values()
+            if r.reward is not None and math.isfinite(r.reward) and r.feasible
         ]
         valid.sort(key=lambda r: (sign * r.reward, r._order))
         ranked = [r.config_id for r in valid]
@@ -386,6 +406,7 @@ class History:
             "reward_attr": self.reward_attr,
             "time_attr": self.time_attr,
             "mode": self.mode,
+            **({"constraint_attr": self.constraint_attr} if self.constraint_attr else {}),
             "tasks": [_task_state(t, conv) for t in self.tasks.values()],
             "reports": [conv(row) for row in self._rows] if convert else list(self._rows),
         }
@@ -400,6 +421,7 @@ class History:
             "reward_attr": self.reward_attr,
             "time_attr": self.time_attr,
             "mode": self.mode,
+            **({"constraint_attr": self.constraint_attr} if self.constraint_attr else {}),
         }
         tasks, rows = list(self.tasks.values()), list(self._rows)
 
@@ -460,7 +482,12 @@ class History:
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> History:
-        history = cls(state["reward_attr"], state["time_attr"], state["mode"])
+        history = cls(
+            state["reward_attr"],
+            state["time_attr"],
+            state["mode"],
+            constraint_attr=state.get("constraint_attr"),
+        )
         history.load_state_dict(state)
         return history
 
@@ -488,7 +515,10 @@ class History:
         best = self.best_config_id()
         if best is None:
             _require(
-                all(r.reward is None or not math.isfinite(r.reward) for r in self.configs.values()),
+                all(
+                    r.reward is None or not math.isfinite(r.reward) or not r.feasible
+                    for r in self.configs.values()
+                ),
                 "no best config although a config has a valid reward",
             )
         else:
