@@ -15,7 +15,7 @@ import tempfile
 import threading
 
 from scheduler._command import Command
-from scheduler._decorator import get_space, make_task_args
+from scheduler._decorator import build_task_args, get_space, make_task_args
 from scheduler._validation import positive_int, positive_number
 from scheduler.durability.atomic import atomic_write_text
 from scheduler.durability.journal import Journal
@@ -30,7 +30,7 @@ from scheduler.runtime.resources import ResourceManager
 from scheduler.runtime.runner import Runner
 from scheduler.schedulers.base import Policy
 from scheduler.searchers import CONSTRAINED_SEARCHERS, SEARCHERS, BaseSearcher, searcher_factory
-from scheduler.space import SearchSpace
+from scheduler.space import SearchSpace, is_configspace
 
 __all__ = ["BaseScheduler"]
 
@@ -237,6 +237,16 @@ class BaseScheduler:
 
     def _make_searcher(self, searcher, search_options):
         """The searcher from the ``searcher`` and ``search_options`` arguments."""
+        if is_configspace(searcher):
+            # AutoGluon passes a ConfigSpace as the searcher: random search over it.
+            converted = SearchSpace(searcher)
+            if len(self.space) and self.space.fingerprint() != converted.fingerprint():
+                raise ValueError(
+                    f"searcher's space {converted!r} (from the ConfigurationSpace) differs "
+                    f"from train_fn's {self.space!r}; give the space in one place"
+                )
+            self.space = converted
+            searcher = "random"
         if isinstance(searcher, str):
             options = dict(search_options or {})
             options.setdefault("reward_attr", self.reward_attr)
@@ -445,7 +455,7 @@ class BaseScheduler:
         if isinstance(self.train_fn, Command):
             self._run_command_once(args, checkpoint_dir, send)
             return None, reports
-        value = self.train_fn(args, reporter)
+        value = self.train_fn(build_task_args(self.train_fn, args), reporter)
         return value, reports
 
     def _run_command_once(self, args, checkpoint_dir, send):

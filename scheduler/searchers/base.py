@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from scheduler.space import SearchSpace
+from scheduler.space import SearchSpace, as_search_space
 
-__all__ = ["DEFAULT_RANDOM_SEED", "BaseSearcher"]
+__all__ = ["DEFAULT_RANDOM_SEED", "BaseSearcher", "reward_attr_alias"]
 
 #: The seed used when ``random_seed`` is None (AutoGluon's default, too).
 DEFAULT_RANDOM_SEED = 31415927
@@ -31,11 +31,19 @@ _MISSING: Any = object()
 
 
 def _as_space(space: Any) -> SearchSpace:
-    if isinstance(space, SearchSpace):
-        return space
-    if isinstance(space, Mapping):
-        return SearchSpace(space)
-    raise ValueError(f"space must be a SearchSpace or a dict of domains, got {space!r}")
+    return as_search_space(space, "space")
+
+
+def reward_attr_alias(reward_attr: str, reward_attribute: str | None) -> str:
+    """``reward_attr``, or AutoGluon's name for it, ``reward_attribute``, if given."""
+    if reward_attribute is None:
+        return reward_attr
+    if reward_attr != "accuracy" and reward_attr != reward_attribute:
+        raise ValueError(
+            "reward_attribute is AutoGluon's name for reward_attr: give one of them, got "
+            f"reward_attr={reward_attr!r} and reward_attribute={reward_attribute!r}"
+        )
+    return reward_attribute
 
 
 class BaseSearcher:
@@ -43,10 +51,12 @@ class BaseSearcher:
 
     Parameters
     ----------
-    space : SearchSpace or dict
-        The space to search (a dict is wrapped in a SearchSpace).
+    space : SearchSpace, dict or ConfigSpace.ConfigurationSpace
+        The space to search (a dict is wrapped in a SearchSpace, a ConfigurationSpace
+        converted by :func:`scheduler.space.from_configspace`).
     reward_attr : str
-        The reported metric that :meth:`update` takes as the reward when none is passed.
+        The reported metric that :meth:`update` takes as the reward when none is passed
+        (``reward_attribute``, AutoGluon's name, is accepted too).
     mode : {'max', 'min'}
         Whether a larger or a smaller reward is better.
     random_seed : int, optional
@@ -79,8 +89,11 @@ class BaseSearcher:
         reward_attr: str = "accuracy",
         mode: str = "max",
         random_seed: int | None = None,
+        *,
+        reward_attribute: str | None = None,
     ):
         self.space = _as_space(space)
+        reward_attr = reward_attr_alias(reward_attr, reward_attribute)
         if not isinstance(reward_attr, str) or not reward_attr:
             raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
         if mode not in ("max", "min"):

@@ -5,15 +5,21 @@ https://arxiv.org/abs/1611.01578 ; the controller layout (a learned start input,
 embedding of the previous choice, one shared LSTM cell, one linear decoder per
 decision) is that of ENAS, Pham et al. (2018), https://arxiv.org/abs/1802.03268 .
 
-A config is a sequence of K decisions, one per hyperparameter in
-:attr:`SearchSpace.hyperparameters` order (sorted by name). Decision k picks one of the
-n_k values of :attr:`RLController.choices` ``[name]``:
+A config is a sequence of K decisions, one per leaf domain of the space in
+:meth:`SearchSpace.leaves` order (for a flat space: one per hyperparameter, sorted by
+name; a nested space's leaves are named by their dotted paths, ``opt.lr``). Decision k
+picks one of the n_k values of :attr:`RLController.choices` ``[name]``:
 
 - ``Categorical`` and ``Bool``: its choices, as given;
 - ``Real``: ``num_bins`` values evenly spaced over ``[lower, upper]`` (in log scale when
   ``log=True``), both ends included -- the domain's :meth:`~scheduler.space.Real.grid`;
 - ``Int``: every value when there are at most ``num_bins`` of them, else ``num_bins``
   integers evenly spread over the range, ends included (:meth:`~scheduler.space.Int.grid`).
+
+The leaves of a Categorical's space choice are decided in every sample (the sequence
+has a fixed length) but only shape the config when that choice is picked; a config
+given from outside (:meth:`RLController.actions_from_config`) takes the default's action
+for the leaves it does not use.
 
 The network, with hidden size H (the embedding size is H too)::
 
@@ -55,7 +61,7 @@ import numpy as np
 
 from scheduler._validation import positive_int, real
 from scheduler.searchers.base import DEFAULT_RANDOM_SEED
-from scheduler.space import Categorical, SearchSpace
+from scheduler.space import Categorical, SearchSpace, as_search_space
 
 __all__ = ["RLController"]
 
@@ -125,9 +131,11 @@ class RLController:
     Attributes
     ----------
     names : tuple of str
-        The decisions' hyperparameters, in order.
+        The decisions' leaves (dotted paths; the hyperparameter names of a flat space),
+        in order.
     choices : dict
-        ``{name: list of values}``, the values each decision picks from.
+        ``{name: list of values}``, the values each decision picks from (a
+        Categorical's choice objects).
     num_updates : int
         Adam steps taken.
     baseline : float or None
@@ -151,12 +159,7 @@ class RLController:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ):
-        if isinstance(space, SearchSpace):
-            self.space = space
-        elif isinstance(space, Mapping):
-            self.space = SearchSpace(space)
-        else:
-            raise ValueError(f"space must be a SearchSpace or a dict of domains, got {space!r}")
+        self.space = as_search_space(space, "space")
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_bins = positive_int("num_bins", num_bins)
         if self.num_bins < 2:
@@ -181,12 +184,13 @@ class RLController:
             raise ValueError(f"random_seed must be an integer >= 0 or None, got {random_seed!r}")
         self.random_seed = int(seed)
 
-        # Decisions and the values they pick from.
-        self.names: tuple[str, ...] = self.space.hyperparameters
+        # Decisions (one per leaf domain) and the values they pick from.
+        self._leaves = self.space.leaves()
+        self._paths = [path for path, _ in self._leaves]
+        self.names: tuple[str, ...] = tuple(SearchSpace.leaf_name(p) for p in self._paths)
         self._values: list[list[Any]] = []
         self._units: list[np.ndarray | None] = []  # unit encodings, for nearest-value lookup
-        for name in self.names:
-            domain = self.space[name]
+        for _, domain in self._leaves:
             values = domain.grid(self.num_bins)
             self._values.append(values)
             if isinstance(domain, Categorical):
@@ -246,20 +250,21 @@ class RLController:
     def config_from_actions(self, actions: Sequence[int]) -> dict[str, Any]:
         """The config whose decision k picks value ``actions[k]``."""
         actions = self._check_actions(actions)
-        return {name: self._values[k][a] for k, (name, a) in enumerate(zip(self.names, actions))}
+        values = {path: self._values[k][a] for k, (path, a) in enumerate(zip(self._paths, actions))}
+        return self.space.config_from_leaf_values(values)
 
     def actions_from_config(self, config: Mapping[str, Any]) -> list[int]:
-        """The actions of ``config``: a choice's index, or the nearest level of a number."""
+        """The actions of ``config``: a choice's index, or the nearest level of a number
+        (the default's for a leaf that ``config`` does not use)."""
+        values = self.space.leaf_values(config)
         actions = []
-        for k, name in enumerate(self.names):
-            if name not in config:
-                raise ValueError(f"config is missing hyperparameter {name!r}, got {config!r}")
-            domain = self.space[name]
+        for k, (path, domain) in enumerate(self._leaves):
+            value = values.get(path, domain.default)
             units = self._units[k]
             if units is None:
-                actions.append(domain.index_of(config[name]))
+                actions.append(domain.index_of(value))
             else:
-                u = domain.to_unit(config[name])
+                u = domain.to_unit(value)
                 actions.append(int(np.argmin(np.abs(units - u))))
         return actions
 
