@@ -21,6 +21,7 @@ from scheduler.durability.atomic import atomic_write_text
 from scheduler.durability.journal import Journal
 from scheduler.durability.lock import CheckpointLock
 from scheduler.durability.resume import check_setup, open_checkpoint, resume_into
+from scheduler.facades._autogluon_methods import AutoGluonMethods
 from scheduler.facades._run_dir import RunDir, new_run_id
 from scheduler.results.export import ResultsWriter, results_table
 from scheduler.results.history import History
@@ -56,8 +57,11 @@ def _command_backend(train_fn, backend: str) -> str:
 STATE_VERSION = 1
 
 
-class BaseScheduler:
-    """Shared machinery of every scheduler; subclasses implement :meth:`_make_policy`."""
+class BaseScheduler(AutoGluonMethods):
+    """Shared machinery of every scheduler; subclasses implement :meth:`_make_policy`.
+
+    AutoGluon's other documented methods (``add_job``, ``schedule_next``, the
+    ``on_task_*`` hooks, ...) come from :class:`AutoGluonMethods`."""
 
     def __init__(
         self,
@@ -95,8 +99,9 @@ class BaseScheduler:
         # at their defaults so that AutoGluon code runs, refused otherwise.
         if dist_ip_addrs:
             raise ValueError(
-                "dist_ip_addrs (remote machines) is not supported yet (a Ray backend is "
-                f"planned); got dist_ip_addrs={dist_ip_addrs!r}"
+                "dist_ip_addrs: remote machines are run by the Ray backend; build the "
+                'scheduler with backend="ray" and ray_address="<host>:<port>" of the cluster, '
+                f"got dist_ip_addrs={dist_ip_addrs!r}"
             )
         if constraint_attr is not None and (
             not isinstance(constraint_attr, str) or not constraint_attr
@@ -187,7 +192,7 @@ class BaseScheduler:
         if resume and self.checkpoint is None:
             raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
 
-        self.policy: Policy = self._make_policy()
+        self.policy: Policy = self._hooked(self._make_policy())
         self.history = History(reward_attr, time_attr, mode, constraint_attr=self.constraint_attr)
         self._journal = None
         self._writer = None
@@ -217,6 +222,7 @@ class BaseScheduler:
         self.run_dir = self._run_dir.path
         self.checkpoint_root = self._run_dir.folders.checkpoints
         self._runner = self._make_runner()
+        self._init_autogluon_methods()
         if recovery is not None:
             try:
                 self._journal = resume_into(
@@ -365,6 +371,7 @@ class BaseScheduler:
         """
         if kwargs:
             raise TypeError(f"run() got unexpected keyword arguments {sorted(kwargs)}")
+        self._stepping_into_run()
         if self._runner.finished:
             raise RuntimeError(
                 f"this {type(self).__name__} has already run ({self.num_finished_tasks} "
@@ -403,6 +410,7 @@ class BaseScheduler:
             not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or timeout < 0
         ):
             raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        self._stop_stepping()
         if not self._runner.started:
             return True
         try:
@@ -416,6 +424,7 @@ class BaseScheduler:
 
     def shutdown(self):
         """Stop launching, stop running trials, release workers."""
+        self._stop_stepping()
         self._runner.shutdown()
         self._end_of_run()
 

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from scheduler._validation import positive_int, real
+from scheduler.searchers._queue import ConfigQueue
 from scheduler.searchers.base import DEFAULT_RANDOM_SEED
 from scheduler.space import Categorical, SearchSpace, as_search_space
 
@@ -223,6 +224,7 @@ class RLController:
         self.baseline: float | None = None
         self.num_updates = 0
 
+        self._queue = ConfigQueue(self.space.config_key)
         self.rng = np.random.default_rng(self.random_seed)
         for name, _ in layout:
             if name != "lstm_b" and not name.startswith("dec_b_"):
@@ -286,8 +288,16 @@ class RLController:
     deterministic_replay = False
 
     def get_config(self, **kwargs: Any) -> dict[str, Any]:
-        """Sample a config (the searcher interface; never None: with replacement)."""
+        """Sample a config (the searcher interface; never None: with replacement). A
+        config queued by :meth:`enqueue` comes first."""
+        if self._queue:
+            return self._queue.pop()
         return self.config_from_actions(self.sample())
+
+    def enqueue(self, config: Mapping[str, Any]) -> None:
+        """Propose ``config`` before any sample of the controller's own
+        (``scheduler.add_job``); the queue is part of :meth:`state_dict`."""
+        self._queue.push(config)
 
     def learn(self, actions_batch: Sequence[Sequence[int]], rewards: Sequence[float]) -> float:
         """One REINFORCE step on a batch (what :class:`RLPolicy` queues); see
@@ -295,7 +305,9 @@ class RLController:
         return self.update(actions_batch, rewards)
 
     def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
-        """Nothing to do: the controller learns from finished trials only."""
+        """Nothing to learn (the controller learns from finished trials); a config queued
+        by :meth:`enqueue` that started leaves the queue."""
+        self._queue.started(config)
 
     def evaluation_failed(self, config: Mapping[str, Any], **kwargs: Any) -> None:
         """Nothing to do: a failed trial gives no gradient."""
@@ -513,6 +525,7 @@ class RLController:
             "num_updates": self.num_updates,
             "random_seed": self.random_seed,
             "rng": self.rng.bit_generator.state,
+            "queue": self._queue.to_list(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -547,6 +560,7 @@ class RLController:
         self.num_updates = int(state.get("num_updates", 0))
         self.random_seed = int(state.get("random_seed", self.random_seed))
         self.rng = rng
+        self._queue.load(state.get("queue", []))
 
     def __repr__(self) -> str:
         return (
