@@ -24,6 +24,7 @@ from scheduler.durability.resume import check_setup, open_checkpoint, resume_int
 from scheduler.facades._autogluon_methods import AutoGluonMethods
 from scheduler.facades._run_dir import RunDir, new_run_id
 from scheduler.results.export import ResultsWriter, results_table
+from scheduler.results.flatten import flatten_config
 from scheduler.results.history import History
 from scheduler.runtime.backends import BACKENDS, SYNCHRONOUS
 from scheduler.runtime.backends.simulated import is_benchmark
@@ -528,14 +529,16 @@ class BaseScheduler(AutoGluonMethods):
         return plot_training_curves(history, filename=filename, plot=plot, use_legend=use_legend)
 
     def results(self):
-        """Every report as a row: a pandas DataFrame if pandas is installed, else dicts."""
+        """Every report as a row: a pandas DataFrame if pandas is installed, else a list
+        of dicts. The config's hyperparameters are ``config.<name>`` columns, nested
+        ones with dotted names (``config.opt.lr``), as in ``results.csv``."""
         with self._runner.lock:
             pairs = [
                 (row, self.history.config_history.get(task_id, {}))
                 for task_id in sorted(self.history.training_history)
                 for row in self.history.training_history[task_id]
             ]
-        rows = [{**{f"config.{k}": v for k, v in config.items()}, **row} for row, config in pairs]
+        rows = [{**flatten_config({}, config), **row} for row, config in pairs]
         return results_table(rows)
 
     # -- state ---------------------------------------------------------------------
