@@ -521,12 +521,24 @@ class BaseScheduler(AutoGluonMethods):
             return self.history.best_task_id()
 
     def get_training_curves(self, filename=None, plot=False, use_legend=True):
-        """Plot reward against ``time_attr``, one line per config; returns the Figure."""
+        """Plot reward against ``time_attr``, one line per config; returns the Figure.
+
+        ``filename``: save it there. ``plot=True``: show it; where matplotlib cannot show
+        anything (no display) it is saved instead, to ``filename`` or a new
+        ``training_curves.png`` in the run's folder (with ``output_dir=`` or
+        ``checkpoint=``; else the current folder), and a warning on the ``scheduler``
+        logger says where."""
         from scheduler.results.plot import plot_training_curves
 
         with self._runner.lock:
             history = History.from_state_dict(self.history.state_dict(convert=False))
-        return plot_training_curves(history, filename=filename, plot=plot, use_legend=use_legend)
+        return plot_training_curves(
+            history,
+            filename=filename,
+            plot=plot,
+            use_legend=use_legend,
+            output_dir=None if self._run_dir.temporary else self.run_dir,
+        )
 
     def results(self):
         """Every report as a row: a pandas DataFrame if pandas is installed, else a list
