@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from scheduler.results.history import History
-from scheduler.schedulers.base import Decision
+from scheduler.schedulers.base import Decision, drive_suggest, flush_feedback
 from scheduler.schedulers.fifo import FIFOPolicy
 from scheduler.schedulers.hyperband import HyperbandPolicy
 from scheduler.searchers import RandomSearcher
@@ -43,7 +43,7 @@ def _run(policy, history, num_configs, curve, seed):
     task_id = 0
     started = 0
     while True:
-        suggestion = policy.suggest(started < num_configs)
+        suggestion = drive_suggest(policy, started < num_configs)
         if suggestion is None:
             return history
         started += suggestion.new_config
@@ -68,6 +68,7 @@ def _run(policy, history, num_configs, curve, seed):
                 break
         history.end_task(task_id, status, end_time=float(task_id) + 0.5)
         policy.on_task_end(task_id, status, last)
+        flush_feedback(policy)
         task_id += 1
 
 
@@ -96,7 +97,7 @@ def fifo_history(num_configs: int, seed: int = 0, epochs: int = 10) -> History:
     history = History("accuracy", "epoch")
     rng = np.random.default_rng(seed)
     for task_id in range(num_configs):
-        suggestion = policy.suggest(True)
+        suggestion = drive_suggest(policy, True)
         history.start_task(task_id, suggestion.config_id, suggestion.config, start_time=0.0)
         policy.on_task_start(task_id, suggestion)
         for epoch in range(1, epochs + 1):
@@ -104,6 +105,7 @@ def fifo_history(num_configs: int, seed: int = 0, epochs: int = 10) -> History:
             history.add_report(task_id, last, decision="continue")
         history.end_task(task_id, "completed", end_time=1.0)
         policy.on_task_end(task_id, "completed", last)
+        flush_feedback(policy)
     return history
 
 

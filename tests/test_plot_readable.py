@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 
 import matplotlib
 
@@ -319,5 +320,6 @@ def test_scheduler_plot_true_saves_into_its_output_dir(tmp_path, caplog):
     s.join_jobs()
     with caplog.at_level(logging.WARNING, logger="scheduler"):
         plt.close(s.get_training_curves(plot=True))
-    assert (tmp_path / "run" / "training_curves.png").exists()
-    assert "training_curves.png" in caplog.text
+    saved = tmp_path / "run" / os.path.basename(s.run_dir) / "training_curves.png"
+    assert saved.exists()  # beside results.csv, in the run's own folder
+    assert f"saved to {saved}" in caplog.text

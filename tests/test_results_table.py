@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -91,10 +92,11 @@ def test_results_without_pandas_is_a_list_of_dicts(monkeypatch):
 
 def test_results_csv_has_the_same_dotted_columns(tmp_path):
     s = _run(tmp_path)
-    with open(tmp_path / "results.csv", newline="") as f:
+    run_dir = Path(s.run_dir)
+    with open(run_dir / "results.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert len(table) == 12
     assert {"config.lr", "config.opt.momentum", "config.sizes"} <= set(table[0])
     assert json.loads(table[0]["config.sizes"]) == s.config_history[0]["sizes"]
-    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["config.opt.momentum"] == s.config_history[0]["opt"]["momentum"]
