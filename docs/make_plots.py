@@ -31,7 +31,10 @@ def _history_from_results(folder: Path):
     from scheduler.results.history import History
 
     history = History("accuracy", "epoch")
-    rows = read_jsonl(folder / "results.jsonl")
+    results = folder / "results.jsonl"
+    if not results.exists():  # output_dir/<run id>/, with output_dir/latest pointing at it
+        results = folder / "latest" / "results.jsonl"
+    rows = read_jsonl(results)
     last = {row["task_id"]: row for row in rows}  # a task's status: its last decision
     started: set[int] = set()
     for row in rows:

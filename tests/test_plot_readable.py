@@ -116,6 +116,14 @@ def test_fifo_zooms_on_the_second_half(runs):
         assert low <= final[config_id] <= high
 
 
+@pytest.mark.parametrize("n", [10, 100, 1000])
+def test_renders_to_png(runs, n, tmp_path):
+    _history, fig = runs[n]
+    path = tmp_path / f"curves_{n}.png"
+    fig.savefig(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # -- colours, markers, order ----------------------------------------------------------
 
 
