@@ -16,8 +16,10 @@ become a namespace with this package's names plus ``ag.scheduler`` (the package 
 so ``ag.scheduler.FIFOScheduler`` resolves); ``from autogluon[.core].searcher import
 RandomSearcher`` imports ours; ``SKoptSearcher`` (scikit-optimize) has no counterpart
 here, so a test that needs it is skipped with that reason. A ``@pytest.mark.cpus(4)``
-is put on the tests whose scheduler asks for ``resource={'num_cpus': 4}``, and
-``@pytest.mark.slow`` on the one that sleeps (the decorators are the only additions).
+is put on the tests whose scheduler asks for ``resource={'num_cpus': 4}``,
+``@pytest.mark.slow`` on the one that sleeps, and a strict ``xfail`` on
+``test_timeout_scheduler``, which reports ``time_attr`` counting from 0 where this
+package counts from 1 (the decorators are the only additions).
 """
 
 from __future__ import annotations
@@ -64,6 +66,15 @@ SEARCHERS = (
 )
 
 
+# The one known incompatibility: AutoGluon's time_out test reports time_attr=i from
+# i = 0; this runtime counts epochs from 1 (DESIGN section 4), so those trials fail and,
+# all failing alike, fail_fast ends the run with TrialsFailedError.
+ZERO_TIME = (
+    "reports time_attr from 0; scheduler counts time_attr from 1 (DESIGN section 4), so "
+    "every trial fails and fail_fast raises TrialsFailedError"
+)
+
+
 def rewrite(source: str) -> str:
     """AutoGluon's test module with its imports replaced (and the markers added)."""
     out = []
@@ -84,6 +95,8 @@ def rewrite(source: str) -> str:
         if part.startswith("def test_"):
             marks = "@pytest.mark.cpus(4)\n" if "'num_cpus': 4" in part else ""
             marks += "@pytest.mark.slow\n" if "time.sleep(" in part else ""
+            if part.startswith("def test_timeout_scheduler("):
+                marks += f"@pytest.mark.xfail(strict=True, reason={ZERO_TIME!r})\n"
             parts[i] = marks + part
     return "".join(parts)
 

@@ -13,7 +13,8 @@ Checked: a FIFO, Hyperband and RL scheduler asking for 4 CPUs per trial run 10 t
 a reporting ``train_fn`` (``@args`` with ``Real`` or ``Categorical`` spaces and
 ``epochs=10``); ``config_history[get_best_task_id()]`` pickles to the same bytes as
 ``get_best_config()``; a FIFO run with ``time_out`` ends in time and ``join_jobs`` with
-a timeout returns.
+a timeout returns. AutoGluon's time_out test reports ``time_attr`` from 0, which this
+package refuses (it counts from 1): stated last, as the one known difference.
 """
 
 from __future__ import annotations
@@ -97,3 +98,30 @@ def test_time_out_ends_a_fifo_run_in_time():
     assert time.monotonic() - began < 4
     rows = [row for rows in scheduler.training_history.values() for row in rows]
     assert rows and max(row["time_attr"] for row in rows) < 10  # stopped by the time_out
+
+
+def test_time_attr_counting_from_zero_is_refused():
+    """The one difference: AutoGluon's time_out test reports ``time_attr=i`` from 0;
+    this package counts time_attr from 1 (epochs done), for FIFO too."""
+
+    @ag.args(lr=ag.space.Real(1e-5, 1e-3))
+    def foo(args, reporter):
+        for i in range(3):
+            reporter(reward=0.5, time_attr=i)
+
+    scheduler = ag.FIFOScheduler(
+        foo,
+        num_trials=2,
+        reward_attr="reward",
+        time_attr="time_attr",
+        backend="thread",
+        progress=False,
+    )
+    try:
+        scheduler.run()
+        scheduler.join_jobs()
+    except ag.TrialsFailedError:
+        pass  # fail_fast may end such a run early: every trial fails the same way
+    tasks = list(scheduler.history.tasks.values())
+    assert tasks and all(t.status == "failed" for t in tasks)
+    assert all("counting from 1), got 0" in t.reason for t in tasks)
