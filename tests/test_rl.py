@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -600,12 +601,18 @@ print(json.dumps({"policy": s.policy.state_dict(), "controller": s.controller.st
 def _script(tmp_path, *argv):
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT)
+    # This checkout's package, not whichever one is installed.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    )
     return subprocess.run(
         [sys.executable, str(script), *argv],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 

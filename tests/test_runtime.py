@@ -395,7 +395,7 @@ def test_autogluon_save_load_state_dict_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(dist_ip_addrs=["10.0.0.2"]), "dist_ip_addrs (remote machines) is not supported"),
+        (dict(dist_ip_addrs=["10.0.0.2"]), "dist_ip_addrs: remote machines are run by the Ray"),
         (
             dict(constraint_attr="latency"),
             "constraint_attr='latency' needs constrained Bayesian optimization: "

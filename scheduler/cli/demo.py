@@ -78,6 +78,23 @@ def train_mlp(args, reporter):
         reporter(epoch=epoch, accuracy=accuracy)
 
 
+def summary(s) -> list[str]:
+    """The demo's report of the best config, with the ids the plot's title uses:
+    ``config #<id> (task <id>)``, the task being the one that reported the value."""
+    best = s.get_best_config()
+    if best is None:
+        return ["no config reported a valid accuracy"]
+    config_id = s.history.best_config_id()
+    return [
+        f"best validation accuracy: {s.get_best_reward():.4f}, "
+        f"config #{config_id} (task {s.get_best_task_id()})",
+        "best config: "
+        + ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(best.items())
+        ),
+    ]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler demo",
@@ -126,18 +143,12 @@ def main(argv=None) -> int:
     png = os.path.join(output, "training_curves.png")
     s.get_training_curves(filename=png)
     counts = s.history.status_counts()
-    best = s.get_best_config()
     print(
         f"done in {elapsed:.1f} s: {len(s.history.tasks)} tasks, "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
     )
-    print(f"best validation accuracy: {s.get_best_reward():.4f} (task {s.get_best_task_id()})")
-    print(
-        "best config: "
-        + ", ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(best.items())
-        )
-    )
+    for line in summary(s):
+        print(line)
     print(f"training curves: {png}")
     print(f"results: {os.path.join(output, 'results.csv')}")
     return 0

@@ -17,7 +17,9 @@ from scheduler._validation import is_integer, is_real
 
 __all__ = ["EVENT_TYPES", "check_event"]
 
-EVENT_TYPES = ("header", "start", "report", "end")
+#: "enqueue": a config asked for with ``scheduler.add_job`` (issue 16), proposed before
+#: the searcher's own; it carries the (JSON) config and no task id.
+EVENT_TYPES = ("header", "start", "report", "end", "enqueue")
 
 
 class _Where:
@@ -71,6 +73,10 @@ def check_event(
     t = event.get("t")
     if not is_real(t) or not math.isfinite(t) or t < 0:
         where.fail("t", "a number of seconds >= 0", t)
+    if kind == "enqueue":
+        if not isinstance(event.get("config"), dict):
+            where.fail("config", "an object", event.get("config"))
+        return
     _int(where, event, "task_id", 0)
     if kind == "start":
         suggestion = event.get("suggestion")

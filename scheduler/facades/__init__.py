@@ -9,9 +9,10 @@ May import every layer below it: durability, results, runtime, policy (``schedul
 ``searchers``), kernels, and the shared modules at the package root.
 """
 
+from scheduler.facades._autogluon_methods import Task
 from scheduler.facades._base import BaseScheduler
 from scheduler.facades.fifo import FIFOScheduler
 from scheduler.facades.hyperband import HyperbandScheduler
 from scheduler.facades.rl import RLScheduler
 
-__all__ = ["BaseScheduler", "FIFOScheduler", "HyperbandScheduler", "RLScheduler"]
+__all__ = ["BaseScheduler", "FIFOScheduler", "HyperbandScheduler", "RLScheduler", "Task"]

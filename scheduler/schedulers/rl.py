@@ -203,7 +203,18 @@ class RLPolicy(Policy):
             self._batch.append(sample.config_id)
         return Suggestion(config=dict(config), config_id=sample.config_id)
 
+    def enqueue(self, config: dict) -> None:
+        """Have ``config`` sampled next (``scheduler.add_job``): the controller proposes
+        it before any sample of its own, and learns from it as from the actions nearest
+        to it."""
+        self.controller.actions_from_config(config)  # a config of the space, or ValueError
+        self._tell("enqueue", config)
+
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
+        if suggestion.new_config and not suggestion.restart:
+            # Drains a config queued by add_job when a resume is told the journaled
+            # configs instead of sampling them again (asynchronous mode).
+            self._tell("register_pending", suggestion.config)
         sample = self._samples.get(suggestion.config_id)
         expected = _INTERRUPTED if suggestion.restart else _SUGGESTED
         if sample is None or sample.state != expected:

@@ -43,8 +43,16 @@ class GridSearcher(BaseSearcher):
         reward_attr: str = "accuracy",
         mode: str = "max",
         random_seed: int | None = None,
+        *,
+        reward_attribute: str | None = None,
     ):
-        super().__init__(space, reward_attr=reward_attr, mode=mode, random_seed=random_seed)
+        super().__init__(
+            space,
+            reward_attr=reward_attr,
+            mode=mode,
+            random_seed=random_seed,
+            reward_attribute=reward_attribute,
+        )
         if isinstance(num_points, (bool, np.bool_)) or not isinstance(num_points, numbers.Integral):
             raise ValueError(f"num_points must be an integer >= 1, got {num_points!r}")
         if num_points < 1:

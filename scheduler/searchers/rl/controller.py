@@ -5,15 +5,21 @@ https://arxiv.org/abs/1611.01578 ; the controller layout (a learned start input,
 embedding of the previous choice, one shared LSTM cell, one linear decoder per
 decision) is that of ENAS, Pham et al. (2018), https://arxiv.org/abs/1802.03268 .
 
-A config is a sequence of K decisions, one per hyperparameter in
-:attr:`SearchSpace.hyperparameters` order (sorted by name). Decision k picks one of the
-n_k values of :attr:`RLController.choices` ``[name]``:
+A config is a sequence of K decisions, one per leaf domain of the space in
+:meth:`SearchSpace.leaves` order (for a flat space: one per hyperparameter, sorted by
+name; a nested space's leaves are named by their dotted paths, ``opt.lr``). Decision k
+picks one of the n_k values of :attr:`RLController.choices` ``[name]``:
 
 - ``Categorical`` and ``Bool``: its choices, as given;
 - ``Real``: ``num_bins`` values evenly spaced over ``[lower, upper]`` (in log scale when
   ``log=True``), both ends included -- the domain's :meth:`~scheduler.space.Real.grid`;
 - ``Int``: every value when there are at most ``num_bins`` of them, else ``num_bins``
   integers evenly spread over the range, ends included (:meth:`~scheduler.space.Int.grid`).
+
+The leaves of a Categorical's space choice are decided in every sample (the sequence
+has a fixed length) but only shape the config when that choice is picked; a config
+given from outside (:meth:`RLController.actions_from_config`) takes the default's action
+for the leaves it does not use.
 
 The network, with hidden size H (the embedding size is H too)::
 
@@ -54,8 +60,9 @@ from typing import Any
 import numpy as np
 
 from scheduler._validation import positive_int, real
+from scheduler.searchers._queue import ConfigQueue
 from scheduler.searchers.base import DEFAULT_RANDOM_SEED
-from scheduler.space import Categorical, SearchSpace
+from scheduler.space import Categorical, SearchSpace, as_search_space
 
 __all__ = ["RLController"]
 
@@ -125,9 +132,11 @@ class RLController:
     Attributes
     ----------
     names : tuple of str
-        The decisions' hyperparameters, in order.
+        The decisions' leaves (dotted paths; the hyperparameter names of a flat space),
+        in order.
     choices : dict
-        ``{name: list of values}``, the values each decision picks from.
+        ``{name: list of values}``, the values each decision picks from (a
+        Categorical's choice objects).
     num_updates : int
         Adam steps taken.
     baseline : float or None
@@ -151,12 +160,7 @@ class RLController:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ):
-        if isinstance(space, SearchSpace):
-            self.space = space
-        elif isinstance(space, Mapping):
-            self.space = SearchSpace(space)
-        else:
-            raise ValueError(f"space must be a SearchSpace or a dict of domains, got {space!r}")
+        self.space = as_search_space(space, "space")
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_bins = positive_int("num_bins", num_bins)
         if self.num_bins < 2:
@@ -181,12 +185,13 @@ class RLController:
             raise ValueError(f"random_seed must be an integer >= 0 or None, got {random_seed!r}")
         self.random_seed = int(seed)
 
-        # Decisions and the values they pick from.
-        self.names: tuple[str, ...] = self.space.hyperparameters
+        # Decisions (one per leaf domain) and the values they pick from.
+        self._leaves = self.space.leaves()
+        self._paths = [path for path, _ in self._leaves]
+        self.names: tuple[str, ...] = tuple(SearchSpace.leaf_name(p) for p in self._paths)
         self._values: list[list[Any]] = []
         self._units: list[np.ndarray | None] = []  # unit encodings, for nearest-value lookup
-        for name in self.names:
-            domain = self.space[name]
+        for _, domain in self._leaves:
             values = domain.grid(self.num_bins)
             self._values.append(values)
             if isinstance(domain, Categorical):
@@ -219,6 +224,7 @@ class RLController:
         self.baseline: float | None = None
         self.num_updates = 0
 
+        self._queue = ConfigQueue(self.space.config_key)
         self.rng = np.random.default_rng(self.random_seed)
         for name, _ in layout:
             if name != "lstm_b" and not name.startswith("dec_b_"):
@@ -246,20 +252,21 @@ class RLController:
     def config_from_actions(self, actions: Sequence[int]) -> dict[str, Any]:
         """The config whose decision k picks value ``actions[k]``."""
         actions = self._check_actions(actions)
-        return {name: self._values[k][a] for k, (name, a) in enumerate(zip(self.names, actions))}
+        values = {path: self._values[k][a] for k, (path, a) in enumerate(zip(self._paths, actions))}
+        return self.space.config_from_leaf_values(values)
 
     def actions_from_config(self, config: Mapping[str, Any]) -> list[int]:
-        """The actions of ``config``: a choice's index, or the nearest level of a number."""
+        """The actions of ``config``: a choice's index, or the nearest level of a number
+        (the default's for a leaf that ``config`` does not use)."""
+        values = self.space.leaf_values(config)
         actions = []
-        for k, name in enumerate(self.names):
-            if name not in config:
-                raise ValueError(f"config is missing hyperparameter {name!r}, got {config!r}")
-            domain = self.space[name]
+        for k, (path, domain) in enumerate(self._leaves):
+            value = values.get(path, domain.default)
             units = self._units[k]
             if units is None:
-                actions.append(domain.index_of(config[name]))
+                actions.append(domain.index_of(value))
             else:
-                u = domain.to_unit(config[name])
+                u = domain.to_unit(value)
                 actions.append(int(np.argmin(np.abs(units - u))))
         return actions
 
@@ -281,8 +288,16 @@ class RLController:
     deterministic_replay = False
 
     def get_config(self, **kwargs: Any) -> dict[str, Any]:
-        """Sample a config (the searcher interface; never None: with replacement)."""
+        """Sample a config (the searcher interface; never None: with replacement). A
+        config queued by :meth:`enqueue` comes first."""
+        if self._queue:
+            return self._queue.pop()
         return self.config_from_actions(self.sample())
+
+    def enqueue(self, config: Mapping[str, Any]) -> None:
+        """Propose ``config`` before any sample of the controller's own
+        (``scheduler.add_job``); the queue is part of :meth:`state_dict`."""
+        self._queue.push(config)
 
     def learn(self, actions_batch: Sequence[Sequence[int]], rewards: Sequence[float]) -> float:
         """One REINFORCE step on a batch (what :class:`RLPolicy` queues); see
@@ -290,7 +305,9 @@ class RLController:
         return self.update(actions_batch, rewards)
 
     def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
-        """Nothing to do: the controller learns from finished trials only."""
+        """Nothing to learn (the controller learns from finished trials); a config queued
+        by :meth:`enqueue` that started leaves the queue."""
+        self._queue.started(config)
 
     def evaluation_failed(self, config: Mapping[str, Any], **kwargs: Any) -> None:
         """Nothing to do: a failed trial gives no gradient."""
@@ -508,6 +525,7 @@ class RLController:
             "num_updates": self.num_updates,
             "random_seed": self.random_seed,
             "rng": self.rng.bit_generator.state,
+            "queue": self._queue.to_list(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -542,6 +560,7 @@ class RLController:
         self.num_updates = int(state.get("num_updates", 0))
         self.random_seed = int(state.get("random_seed", self.random_seed))
         self.rng = rng
+        self._queue.load(state.get("queue", []))
 
     def __repr__(self) -> str:
         return (
