@@ -95,7 +95,7 @@ BAD_REPORTS = {
     "None reward": (dict(epoch=1, accuracy=None), "must be a real number, got None"),
     "string reward": (dict(epoch=1, accuracy="high"), "must be a real number, got 'high'"),
     "float time": (dict(epoch=1.5, accuracy=0.1), "must be a positive integer, got 1.5"),
-    "zero time": (dict(epoch=0, accuracy=0.1), "counting from 1), got 0"),
+    "negative time": (dict(epoch=-1, accuracy=0.1), "must be an integer >= 0, got -1"),
 }
 
 

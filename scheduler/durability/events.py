@@ -99,8 +99,8 @@ def check_event(
                 where.fail(f"result.{reward_attr}", "a number (reward_attr)", reward)
         if time_attr is not None and time_attr in result:
             t_value = result[time_attr]
-            if not is_integer(t_value) or t_value < 1:
-                where.fail(f"result.{time_attr}", "an integer >= 1 (time_attr)", t_value)
+            if not is_integer(t_value) or t_value < 0:
+                where.fail(f"result.{time_attr}", "an integer >= 0 (time_attr)", t_value)
         if event.get("decision") not in DECISIONS:
             where.fail("decision", f"one of {list(DECISIONS)}", event.get("decision"))
         policy = event.get("policy")

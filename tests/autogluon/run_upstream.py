@@ -17,9 +17,8 @@ so ``ag.scheduler.FIFOScheduler`` resolves); ``from autogluon[.core].searcher im
 RandomSearcher`` imports ours; ``SKoptSearcher`` (scikit-optimize) has no counterpart
 here, so a test that needs it is skipped with that reason. A ``@pytest.mark.cpus(4)``
 is put on the tests whose scheduler asks for ``resource={'num_cpus': 4}``,
-``@pytest.mark.slow`` on the one that sleeps, and a strict ``xfail`` on
-``test_timeout_scheduler``, which reports ``time_attr`` counting from 0 where this
-package counts from 1 (the decorators are the only additions).
+and ``@pytest.mark.slow`` on the one that sleeps (the decorators are the only
+additions).
 """
 
 from __future__ import annotations
@@ -66,15 +65,6 @@ SEARCHERS = (
 )
 
 
-# The one known incompatibility: AutoGluon's time_out test reports time_attr=i from
-# i = 0; this runtime counts epochs from 1 (DESIGN section 4), so those trials fail and,
-# all failing alike, fail_fast ends the run with TrialsFailedError.
-ZERO_TIME = (
-    "reports time_attr from 0; scheduler counts time_attr from 1 (DESIGN section 4), so "
-    "every trial fails and fail_fast raises TrialsFailedError"
-)
-
-
 def rewrite(source: str) -> str:
     """AutoGluon's test module with its imports replaced (and the markers added)."""
     out = []
@@ -95,8 +85,6 @@ def rewrite(source: str) -> str:
         if part.startswith("def test_"):
             marks = "@pytest.mark.cpus(4)\n" if "'num_cpus': 4" in part else ""
             marks += "@pytest.mark.slow\n" if "time.sleep(" in part else ""
-            if part.startswith("def test_timeout_scheduler("):
-                marks += f"@pytest.mark.xfail(strict=True, reason={ZERO_TIME!r})\n"
             parts[i] = marks + part
     return "".join(parts)
 
