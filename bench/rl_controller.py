@@ -106,7 +106,7 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     one = [ctl.sample()]
 
     def update1():
-        ctl.update(one, [reward(one[0])])
+        ctl.learn(one, [reward(one[0])])
 
     t = timed(update1, warmup, repeats)
     rows.append(("update, batch 1", statistics.median(t), min(t), ""))
@@ -115,7 +115,7 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     rewards8 = [reward(a) for a in eight]
 
     def update8():
-        ctl.update(eight, rewards8)
+        ctl.learn(eight, rewards8)
 
     t = [x / 8 for x in timed(update8, max(1, warmup // 8), max(3, repeats // 8))]
     rows.append(("update, batch 8 (per trial)", statistics.median(t), min(t), ""))
