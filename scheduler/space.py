@@ -706,8 +706,12 @@ class SearchSpace:
                 raise ValueError(
                     f"SearchSpace: hyperparameter names must be non-empty strings, got {name!r}"
                 )
-        self._domains = {n: v for n, v in sorted(items.items()) if isinstance(v, Domain)}
-        self._constants = {n: v for n, v in items.items() if not isinstance(v, Domain)}
+        self._domains: dict[str, Domain] = {
+            n: v for n, v in sorted(items.items()) if isinstance(v, Domain)
+        }
+        self._constants: dict[str, Any] = {
+            n: v for n, v in items.items() if not isinstance(v, Domain)
+        }
         self._names = tuple(self._domains)
         cards = [d.cardinality for d in self._domains.values()]
         self._size = None if None in cards else math.prod(cards)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ def _load_digits():
     return scaler.transform(X_train), scaler.transform(X_val), y_train, y_val
 
 
-def _save_atomically(obj, path: str) -> None:
+def _save_atomically(obj: object, path: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     with os.fdopen(fd, "wb") as f:
         pickle.dump(obj, f)
@@ -79,7 +79,7 @@ def train_mlp(args, reporter):
         reporter(epoch=epoch, accuracy=accuracy)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler demo",
         description="Tune scikit-learn's MLPClassifier on the digits data set with ASHA.",

@@ -48,8 +48,11 @@ else:
             "or set SCHEDULER_NO_EXTENSIONS=1 to use the pure-Python twins."
         ) from exc
 
-    BracketSampler = brackets.BracketSampler
+    # To a type checker the kernels are the twins' classes: the compiled ones have the
+    # same interface (their .pyi stubs are checked by mypy.stubtest, their behaviour by
+    # the kernel tests on both backends).
+    BracketSampler = brackets.BracketSampler  # type: ignore[misc, assignment]
     rung_levels = levels.rung_levels
-    PromotionRungs = promotion.PromotionRungs
-    StoppingRungs = stopping.StoppingRungs
+    PromotionRungs = promotion.PromotionRungs  # type: ignore[misc, assignment]
+    StoppingRungs = stopping.StoppingRungs  # type: ignore[misc, assignment]
     BACKEND = "cython"

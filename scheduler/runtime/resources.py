@@ -58,7 +58,7 @@ def detect_total_resources() -> dict:
     return {"num_cpus": _detect_cpus(), "num_gpus": len(_detect_gpus())}
 
 
-def parse_resource(resource, *, name: str = "resource") -> dict:
+def parse_resource(resource: object, *, name: str = "resource") -> dict:
     """Validate a ``{'num_cpus': c, 'num_gpus': g}`` dict; missing keys mean 1 CPU, 0 GPUs."""
     if resource is None:
         resource = {}
@@ -169,10 +169,9 @@ class ResourceManager:
         """Invariants: what is free plus what is held is exactly the totals."""
         held_gpus = sorted(g for a in self._held.values() for g in a.gpu_ids)
         held_cpus = sum(a.num_cpus for a in self._held.values())
-        if (
-            self._free_cpus + held_cpus != self.total["num_cpus"]
-            or sorted(self._free_gpus + held_gpus) != list(range(self.total["num_gpus"]))
-        ):
+        if self._free_cpus + held_cpus != self.total["num_cpus"] or sorted(
+            self._free_gpus + held_gpus
+        ) != list(range(self.total["num_gpus"])):
             raise RuntimeError(
                 f"resource accounting broken: free {self._free_cpus} CPUs and GPUs "
                 f"{self._free_gpus}, held {held_cpus} CPUs and GPUs {held_gpus}, "

@@ -210,7 +210,7 @@ class BracketSampler:
             return NotImplemented
         return self.state_dict() == other.state_dict()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal by state, so not hashable
 
     def __repr__(self) -> str:
         return (

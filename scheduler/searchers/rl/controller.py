@@ -56,13 +56,13 @@ from __future__ import annotations
 import base64
 import json
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from scheduler._validation import positive_int, real
+from scheduler._validation import is_real, positive_int, real
 from scheduler.searchers.base import BaseSearcher
 from scheduler.searchers.rl.network import ChoiceLSTM
 from scheduler.searchers.rl.optimizer import Adam
@@ -176,7 +176,7 @@ class RLController(BaseSearcher):
         if (
             not isinstance(betas, Sequence)
             or len(betas) != 2
-            or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas)
+            or not all(is_real(b) and 0 <= b < 1 for b in betas)
         ):
             raise ValueError(f"betas must be two numbers within [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
@@ -281,14 +281,16 @@ class RLController(BaseSearcher):
         their nearest level)."""
         return math.exp(self.log_prob(self.actions_from_config(config)))
 
-    def loss(self, actions_batch, advantages) -> float:
+    def loss(self, actions_batch: Sequence[Sequence[int]], advantages: npt.ArrayLike) -> float:
         """The REINFORCE loss of a batch for given advantages (no baseline involved)."""
         actions = self._as_batch(actions_batch)
         adv = np.asarray(advantages, dtype=np.float64).reshape(len(actions))
         logp, entropy, _ = self.network.forward(actions)
         return float(np.mean(-adv * logp - self.entropy_weight * entropy))
 
-    def loss_and_grad(self, actions_batch, advantages) -> tuple[float, dict[str, np.ndarray]]:
+    def loss_and_grad(
+        self, actions_batch: Sequence[Sequence[int]], advantages: npt.ArrayLike
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """:meth:`loss` and its gradient, ``{parameter name: array}`` (copies)."""
         actions = self._as_batch(actions_batch)
         B = len(actions)
