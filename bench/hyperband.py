@@ -43,10 +43,9 @@ import sys
 import threading
 import time
 
-from _common import command_line, load_average, machine_line, markdown_table
+from _common import load_average, markdown_table, results_header
 
 import scheduler as sch
-from scheduler import kernels as _kernels
 from scheduler import space
 
 MAX_T = 81
@@ -246,12 +245,8 @@ def main(argv=None) -> int:
     for key, rs in inner.items():
         best[key]["on_report_median"] = min(r["on_report_median"] for r in rs)
 
-    print(f"Command: `{command_line('bench/hyperband.py')}`")
-    print()
-    print(
-        f"Machine: {machine_line()}; load average {load_before} before, "
-        f"{load_average()} after. Kernels: {_kernels.BACKEND}."
-    )
+    print("# Hyperband through the whole scheduler\n")
+    print(results_header("bench/hyperband.py", load_before))
     print()
     print(
         f"Thread backend, 2 workers, no-op epochs; max_t={MAX_T}, grace_period=1, eta=3; "

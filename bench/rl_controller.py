@@ -37,10 +37,11 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
+
+from _common import load_average, results_header
 
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -162,37 +163,35 @@ def main(argv=None) -> int:
             parser.error("--blas-threads must be set before numpy is imported")
         for name in BLAS_VARIABLES:
             os.environ[name] = str(args.blas_threads)
-    import numpy as np
 
-    try:
-        load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        load = "n/a"
+    load_before = load_average()
     blas = ", ".join(f"{n}={os.environ[n]}" for n in BLAS_VARIABLES if n in os.environ)
-
+    lines = [
+        "| hidden | parameters | operation | median | min | note |",
+        "|---:|---:|---|---:|---:|---|",
+    ]
+    for hidden in args.hidden:
+        rows, num_parameters = bench_size(hidden, args.warmup, args.repeats)
+        for name, median, best, note in rows:
+            lines.append(
+                f"| {hidden} | {num_parameters:,} | {name} | {median * 1e6:,.0f} us "
+                f"| {best * 1e6:,.0f} us | {note} |"
+            )
     print("# RL controller: cost per trial\n")
-    command = " ".join(["python bench/rl_controller.py", *sys.argv[1:]])
-    print(f"Command: `{command}`\n")
     print(
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
-        f"numpy {np.__version__}; BLAS threads: {blas or 'library default'}; "
-        f"load average before the run: {load}\n"
+        results_header(
+            "bench/rl_controller.py",
+            load_before,
+            [f"BLAS threads: {blas or 'library default'}"],
+        )
     )
+    print()
     print(
         "Search space: 10 hyperparameters (4 Categorical, 3 Real, 2 Int, 1 Bool), "
         f"num_bins=10; float64; median and minimum of {args.repeats} calls after "
         f"{args.warmup} warm-up calls (batch-8 updates and snapshots: fewer).\n"
     )
-    print("| hidden | parameters | operation | median | min | note |")
-    print("|---:|---:|---|---:|---:|---|")
-    for hidden in args.hidden:
-        rows, num_parameters = bench_size(hidden, args.warmup, args.repeats)
-        for name, median, best, note in rows:
-            print(
-                f"| {hidden} | {num_parameters:,} | {name} | {median * 1e6:,.0f} us "
-                f"| {best * 1e6:,.0f} us | {note} |"
-            )
+    print("\n".join(lines))
     return 0
 
 
