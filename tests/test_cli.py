@@ -73,7 +73,10 @@ def test_demo_tiny_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "done in" in out and "4 tasks" not in out  # promotions add tasks
     assert (output / "training_curves.png").stat().st_size > 0
-    with open(output / "results.csv", newline="") as f:
+    (results_line,) = [line for line in out.splitlines() if line.startswith("results: ")]
+    results = results_line.removeprefix("results: ")
+    assert results.startswith(str(output)) and results.endswith("results.csv")
+    with open(results, newline="") as f:
         rows = list(csv.DictReader(f))
     configs = {row["config_id"] for row in rows}
     assert configs == {"0", "1", "2", "3"}
@@ -93,5 +96,5 @@ def test_demo_tiny_run(tmp_path, capsys):
             last[row["config_id"]] = (epoch, accuracy)
     best = max(accuracy for _, accuracy in last.values())
     assert f"best validation accuracy: {best:.4f}" in out
-    models = list((output / "checkpoints").rglob("model.pkl"))
+    models = list(output.rglob("model.pkl"))
     assert len(models) == 4

@@ -1,14 +1,16 @@
 """The scheduling policies driven directly, with no trials and no runtime.
 
-Each test plays the runtime's part by hand (suggest, on_task_start, on_report,
-on_task_end) and checks the decisions DESIGN.md section 4 prescribes: FIFO runs every
-config to its end; Hyperband stopping stops a task whose reward at a rung is below the
-percentile cutoff of the earlier rewards there (ties continue) and completes it at
-max_t; promotion (ASHA) pauses at every rung unless the config is in the top
-floor(n * q) of n >= round(1 / q) entries, and promotes the best paused config when a
-worker frees up; brackets are drawn with p_s proportional to L / ((L - s) r_s). A
-contract suite runs every policy through the same checks (seeded, JSON state round
-trip, no new config when new ones are not allowed).
+Each test plays the runtime's part by hand (``drive_suggest``: a promotion, else a
+config drawn from the policy's searcher; on_task_start, on_report, on_task_end; the
+searcher calls the policy queues delivered with ``flush_feedback``) and checks the
+decisions DESIGN.md section 4 prescribes: FIFO runs every config to its end; Hyperband
+stopping stops a task whose reward at a rung is below the percentile cutoff of the
+earlier rewards there (ties continue) and completes it at max_t; promotion (ASHA)
+pauses at every rung unless the config is in the top floor(n * q) of n >= round(1 / q)
+entries, and promotes the best paused config when a worker frees up; brackets are
+drawn with p_s proportional to L / ((L - s) r_s). A contract suite runs every policy
+through the same checks (seeded, JSON state round trip, no new config when new ones
+are not allowed).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import pytest
 
 from scheduler import space
-from scheduler.schedulers.base import Decision, Suggestion
+from scheduler.schedulers.base import Decision, Suggestion, drive_suggest, flush_feedback
 from scheduler.schedulers.fifo import FIFOPolicy
 from scheduler.schedulers.hyperband import HyperbandPolicy
 from scheduler.schedulers.rl import RLPolicy
@@ -62,14 +64,22 @@ def hyperband(type, searcher=None, **kwargs):
 
 
 def start(policy, task_id, allow_new=True):
-    suggestion = policy.suggest(allow_new)
+    suggestion = drive_suggest(policy, allow_new)
     assert suggestion is not None
     policy.on_task_start(task_id, suggestion)
+    flush_feedback(policy)
     return suggestion
 
 
 def report(policy, task_id, epoch, accuracy):
-    return policy.on_report(task_id, {"epoch": epoch, "accuracy": accuracy})
+    decision = policy.on_report(task_id, {"epoch": epoch, "accuracy": accuracy})
+    flush_feedback(policy)
+    return decision
+
+
+def end(policy, task_id, status, last_result):
+    policy.on_task_end(task_id, status, last_result)
+    flush_feedback(policy)
 
 
 # -- FIFO ------------------------------------------------------------------------------
@@ -82,9 +92,9 @@ def test_fifo_runs_every_config_and_tells_the_searcher():
     assert [s.config_id for s in (a, b, c)] == [0, 1, 2]
     assert all(s.new_config and s.resume_from is None and s.bracket is None for s in (a, b, c))
     assert [report(policy, 0, epoch, 0.1 * epoch) for epoch in (1, 2, 3)] == [Decision.CONTINUE] * 3
-    policy.on_task_end(0, "completed", {"epoch": 3, "accuracy": 0.3})
-    policy.on_task_end(1, "failed", None)
-    policy.on_task_end(2, "interrupted", {"epoch": 1, "accuracy": 0.9})  # restarted later
+    end(policy, 0, "completed", {"epoch": 3, "accuracy": 0.3})
+    end(policy, 1, "failed", None)
+    end(policy, 2, "interrupted", {"epoch": 1, "accuracy": 0.9})  # restarted later
     assert searcher.calls == [
         ("pending", a.config["x"]),
         ("pending", b.config["x"]),
@@ -92,17 +102,17 @@ def test_fifo_runs_every_config_and_tells_the_searcher():
         ("update", a.config["x"], 0.3, 3),
         ("failed", b.config["x"]),
     ]
-    policy.on_task_end(7, "completed", {"epoch": 1, "accuracy": 0.5})  # unknown: ignored
+    end(policy, 7, "completed", {"epoch": 1, "accuracy": 0.5})  # unknown: ignored
     assert len(searcher.calls) == 5
 
 
 def test_fifo_stops_when_the_searcher_runs_out_and_respects_allow_new():
     grid = GridSearcher(space.SearchSpace(k=space.Categorical("a", "b")))
     policy = FIFOPolicy(grid, reward_attr="accuracy")
-    assert policy.suggest(False) is None  # no budget: the searcher is not asked
-    assert [policy.suggest(True).config for _ in range(2)] == [{"k": "a"}, {"k": "b"}]
+    assert drive_suggest(policy, False) is None  # no budget: the searcher is not asked
+    assert [drive_suggest(policy).config for _ in range(2)] == [{"k": "a"}, {"k": "b"}]
     assert not policy.exhausted
-    assert policy.suggest(True) is None and policy.exhausted
+    assert drive_suggest(policy) is None and policy.exhausted
 
 
 # -- Hyperband: stopping ---------------------------------------------------------------
@@ -168,7 +178,7 @@ def test_stopping_tells_the_searcher_at_rungs_and_at_the_end():
         report(policy, 0, epoch, 0.1 * epoch)
     updates = [call[3] for call in searcher.calls if call[0] == "update"]
     assert updates == [1, 3, 9]  # searcher_data='rungs': rung levels and max_t
-    policy.on_task_end(0, "completed", {"epoch": 9, "accuracy": 0.9})
+    end(policy, 0, "completed", {"epoch": 9, "accuracy": 0.9})
     assert searcher.calls[0] == ("pending", s.config["x"])
 
 
@@ -184,25 +194,25 @@ def test_promotion_pauses_then_promotes_the_best_paused_config():
     assert report(policy, 1, 1, 0.2) is Decision.PAUSE
     assert report(policy, 2, 1, 0.9) is Decision.CONTINUE  # n = 3, top 1: at once
     for task_id, status in ((0, "paused"), (1, "paused")):
-        policy.on_task_end(task_id, status, None)
+        end(policy, task_id, status, None)
     # nothing promotable (the top 1 of 3 is config 2, running): a new config
     fourth = start(policy, 3)
     assert fourth.new_config and fourth.config_id == 3
     assert report(policy, 3, 1, 0.3) is Decision.PAUSE  # n = 4, top 1 is config 2
-    policy.on_task_end(3, "paused", None)
+    end(policy, 3, "paused", None)
     for task_id in (4, 5):
         start(policy, task_id)
         assert report(policy, task_id, 1, 0.01 * task_id) is Decision.PAUSE
-        policy.on_task_end(task_id, "paused", None)
+        end(policy, task_id, "paused", None)
     # n = 6, top 2: configs 2 (promoted) and 0 (0.5): config 0 is promoted to rung 3
-    promotion = policy.suggest(False)  # promotions are allowed without a new-config budget
+    promotion = drive_suggest(policy, False)  # promotions need no new-config budget
     assert promotion == Suggestion(
         config=policy.configs[0], config_id=0, new_config=False, bracket=0, resume_from=1
     )
     policy.on_task_start(6, promotion)
     assert report(policy, 6, 2, 0.6) is Decision.CONTINUE
     assert report(policy, 6, 3, 0.7) is Decision.PAUSE  # rung 3 has config 2 missing: n=1
-    assert policy.suggest(False) is None  # nothing else promotable, no new configs
+    assert drive_suggest(policy, False) is None  # nothing else promotable, no new configs
 
 
 def test_promotion_never_promotes_a_failed_config():
@@ -212,10 +222,10 @@ def test_promotion_never_promotes_a_failed_config():
     report(policy, 0, 1, 0.9)
     report(policy, 1, 1, 0.1)
     report(policy, 2, 1, 0.2)
-    policy.on_task_end(0, "failed", None)  # the best config failed after pausing
-    policy.on_task_end(1, "paused", None)
-    policy.on_task_end(2, "paused", None)
-    assert policy.suggest(False) is None
+    end(policy, 0, "failed", None)  # the best config failed after pausing
+    end(policy, 1, "paused", None)
+    end(policy, 2, "paused", None)
+    assert drive_suggest(policy, False) is None
 
 
 # -- Hyperband: brackets -----------------------------------------------------------------
@@ -225,7 +235,7 @@ def test_brackets_are_drawn_with_the_hyperband_probabilities():
     """Levels [1, 3], L = 3: p_s ~ L / ((L - s) r_s) = 1, 1/2, 1/3 for s = 0, 1, 2."""
     policy = hyperband("stopping", brackets=3, max_t=9)
     assert policy.num_brackets == 3
-    drawn = Counter(policy.suggest(True).bracket for _ in range(3000))
+    drawn = Counter(drive_suggest(policy).bracket for _ in range(3000))
     weights = np.array([1.0, 0.5, 1 / 3])
     expected = 3000 * weights / weights.sum()
     for s in range(3):
@@ -237,7 +247,7 @@ def test_a_bracket_starts_at_its_level_and_the_last_one_runs_to_max_t():
     by_bracket: dict[int, list[int]] = {}
     task_id = 0
     while len(by_bracket) < 3 or min(len(v) for v in by_bracket.values()) < 2:
-        suggestion = policy.suggest(True)
+        suggestion = drive_suggest(policy)
         policy.on_task_start(task_id, suggestion)
         by_bracket.setdefault(suggestion.bracket, []).append(task_id)
         task_id += 1
@@ -255,8 +265,8 @@ def test_a_bracket_starts_at_its_level_and_the_last_one_runs_to_max_t():
 def test_shared_rung_system_skips_the_lowest_rungs_of_a_bracket():
     policy = hyperband("stopping", brackets=2, rung_system_per_bracket=False)
     task_id, tasks = 0, {0: [], 1: []}
-    while min(len(v) for v in tasks.values()) < 1 or len(tasks[0]) < 1:
-        suggestion = policy.suggest(True)
+    while min(len(v) for v in tasks.values()) < 1:
+        suggestion = drive_suggest(policy)
         policy.on_task_start(task_id, suggestion)
         tasks[suggestion.bracket].append(task_id)
         task_id += 1
@@ -275,16 +285,17 @@ def test_shared_rung_system_skips_the_lowest_rungs_of_a_bracket():
 def test_rl_policy_without_trials():
     controller = RLController(SPACE, hidden_size=4, num_bins=4, random_seed=0)
     policy = RLPolicy(controller, reward_attr="accuracy", batch_size=2, sync=True)
-    assert policy.suggest(False) is None and policy.num_sampled == 0
-    a, b = policy.suggest(True), policy.suggest(True)
-    assert (a.config_id, b.config_id) == (0, 1) and policy.suggest(True) is None
+    assert policy.searcher is controller
+    assert drive_suggest(policy, False) is None and policy.num_sampled == 0
+    a, b = drive_suggest(policy), drive_suggest(policy)
+    assert (a.config_id, b.config_id) == (0, 1) and drive_suggest(policy) is None
     assert set(a.config) == {"k", "x"} and a.config["x"] in controller.choices["x"]
     policy.on_task_start(10, a)
     policy.on_task_start(11, b)
     assert policy.on_report(10, {"accuracy": 0.4}) is Decision.CONTINUE
-    policy.on_task_end(10, "completed", {"accuracy": 0.4})
+    end(policy, 10, "completed", {"accuracy": 0.4})
     assert policy.num_updates == 0 and policy.num_in_flight == 1
-    policy.on_task_end(11, "diverged", {"accuracy": float("nan")})
+    end(policy, 11, "diverged", {"accuracy": float("nan")})
     assert policy.num_updates == 1 and policy.num_failed == 1 and policy.num_rewarded == 1
     assert not policy.exhausted
 
@@ -318,7 +329,7 @@ def _drive(policy, steps, first_task=0):
     log = []
     task_id = first_task
     for _ in range(steps):
-        suggestion = policy.suggest(True)
+        suggestion = drive_suggest(policy)
         if suggestion is None:
             break
         policy.on_task_start(task_id, suggestion)
@@ -331,7 +342,7 @@ def _drive(policy, steps, first_task=0):
             if decision in (Decision.STOP, Decision.PAUSE):
                 status = {"stop": "stopped", "pause": "paused"}[decision.value]
                 break
-        policy.on_task_end(task_id, status, last)
+        end(policy, task_id, status, last)
         task_id += 1
     return log
 
@@ -346,9 +357,12 @@ def test_same_seed_same_suggestions_and_decisions(name):
 def test_state_survives_a_json_round_trip(name):
     policy = POLICIES[name](5)
     _drive(policy, 7)
+    # the policy's state leaves its searcher's out: the runtime saves that one beside it
     state = json.loads(json.dumps(policy.state_dict()))
-    twin = POLICIES[name](99)  # another seed: everything must come from the state
+    searcher_state = json.loads(json.dumps(policy.searcher.state_dict()))
+    twin = POLICIES[name](99)  # another seed: everything must come from the states
     twin.load_state_dict(state)
+    twin.searcher.load_state_dict(searcher_state)
     assert json.loads(json.dumps(twin.state_dict())) == state
     assert _drive(twin, 6, first_task=100) == _drive(policy, 6, first_task=100)
 
@@ -356,5 +370,5 @@ def test_state_survives_a_json_round_trip(name):
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_no_new_config_when_new_ones_are_not_allowed(name):
     policy = POLICIES[name](0)
-    suggestion = policy.suggest(False)
+    suggestion = drive_suggest(policy, False)
     assert suggestion is None or not suggestion.new_config

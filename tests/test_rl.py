@@ -334,10 +334,11 @@ def test_fifo_policy_over_the_controller_learns():
     initial = ctl.probability(TOY_BEST)
     rng = np.random.default_rng(0)
     for task_id in range(300):
-        suggestion = policy.suggest(True)
+        suggestion = drive_suggest(policy)
         policy.on_task_start(task_id, suggestion)
         accuracy = toy_objective(suggestion.config, rng)
         policy.on_task_end(task_id, "completed", {"accuracy": accuracy, "epoch": 1})
+        flush_feedback(policy)  # the runtime delivers the searcher calls FIFO queued
     assert ctl.num_updates == 300 and not policy.exhausted
     assert ctl.probability(TOY_BEST) >= 5 * initial
 

@@ -146,5 +146,5 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(f"training curves: {png}")
-    print(f"results: {os.path.join(output, 'results.csv')}")
+    print(f"results: {os.path.join(s.run_dir, 'results.csv')}")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 from fractions import Fraction
+from typing import Any
 
 from scheduler.kernels.twins._checks import (
     _INT64_MAX,
@@ -280,7 +281,7 @@ class PromotionRungs:
     def __copy__(self) -> PromotionRungs:
         return self.copy()
 
-    def __deepcopy__(self, memo) -> PromotionRungs:
+    def __deepcopy__(self, memo: dict[int, Any]) -> PromotionRungs:
         return self.copy()
 
     def num_recorded(self, rung_index: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,7 @@ class StoppingRungs:
     def __copy__(self) -> StoppingRungs:
         return self.copy()
 
-    def __deepcopy__(self, memo) -> StoppingRungs:
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoppingRungs:
         return self.copy()
 
     def cutoff(self, rung_index: int) -> float | None:
