@@ -3,8 +3,7 @@
 Zoph & Le (2017), "Neural Architecture Search with Reinforcement Learning",
 https://arxiv.org/abs/1611.01578 . The controller (network, REINFORCE, Adam, baseline)
 is :class:`scheduler.searchers.rl.controller.RLController`; this module decides when
-to sample (``controller.sample()``) and when to learn (``controller.learn(batch,
-rewards)``), so it drives the controller below its searcher interface:
+to sample and when to learn (it queues ``learn(batch, rewards)`` for the controller):
 
 - **sync** (default): configs come in batches of ``batch_size``, run concurrently (as
   far as resources allow); the controller takes one step per batch, once every trial
