@@ -85,6 +85,7 @@ def timed(fn, warmup: int, repeats: int) -> list[float]:
 def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     import numpy as np
 
+    from scheduler.schedulers.base import drive_suggest, flush_feedback
     from scheduler.schedulers.rl import RLPolicy
     from scheduler.searchers.rl.controller import RLController
 
@@ -129,10 +130,13 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     task = [0]
 
     def trial():
-        suggestion = policy.suggest(True)
+        # as the runtime drives it: draw from the controller, start, end, then deliver
+        # the learning step the policy queued
+        suggestion = drive_suggest(policy)
         policy.on_task_start(task[0], suggestion)
         actions = policy.controller.actions_from_config(suggestion.config)
         policy.on_task_end(task[0], "completed", {"accuracy": reward(actions)})
+        flush_feedback(policy)
         task[0] += 1
 
     t = timed(trial, warmup, repeats)
