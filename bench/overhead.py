@@ -14,11 +14,10 @@ interpreter per trial: subprocess, command). Each trial measures
   (validate, send, decide, reply), median and p99 over all reports;
 * utilization: time inside ``train_fn`` summed over trials / (workers x wall time).
 
-The 0 ms rows show the hot path. On the project's VM the same code runs several times
-slower after the thread slept (5 us per handle_report hot, about 70 us after a 10 ms
-sleep), and a process round trip also pays the kernel's wake-up of the driver's I/O
-thread (about 180 us for a bare socket ping-pong after 10 ms idle), so the round trip
-grows with the epoch length although the work per report does not.
+The 0 ms rows show the hot path. The round trip grows with the epoch length although
+the work per report does not: code that ran after its thread slept runs slower (cold
+caches, a CPU woken from idle), and a process round trip also pays the wake-up of the
+driver's I/O thread. ``bench/wakeup.py`` measures both effects on their own.
 
 ``--lock`` measures the lock discipline instead (issue 9): the time each
 ``handle_report`` holds the runtime (p50 / p99 / max, timed around the call) and the
@@ -39,6 +38,8 @@ import statistics
 import sys
 import tempfile
 import time
+
+from _common import load_average, results_header
 
 import scheduler as sch
 
@@ -227,6 +228,9 @@ def main(argv=None) -> None:
     if options.smoke:
         options.trials = 20
         options.fresh_trials = 6
+    print("# Runtime overhead\n")
+    print(results_header("bench/overhead.py", load_average(), at_end=False))
+    print()
     if options.lock or options.smoke:
         lock_table(options.trials)
         if options.lock:

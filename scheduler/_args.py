@@ -32,6 +32,10 @@ class Args:
         known = ", ".join(sorted(self.__dict__)) or "none"
         raise AttributeError(f"args has no entry {name!r} (entries: {known})")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``args.lr = 0.1`` sets an entry (as ``args['lr'] = 0.1`` does)
+        self.__dict__[name] = value
+
     def __getitem__(self, name: str) -> Any:
         return self.__dict__[name]
 

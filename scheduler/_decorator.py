@@ -149,7 +149,9 @@ class TrainFunction:
 
     def __repr__(self) -> str:
         entries = ", ".join(f"{k}={v!r}" for k, v in {**self.default, **self.kwvars}.items())
-        return f"<train function {self.__qualname__}({entries})>"
+        # the wrapped callable's name (a functools.partial or a callable object has none)
+        name = getattr(self.fn, "__qualname__", None) or repr(self.fn)
+        return f"<train function {name}({entries})>"
 
     def __reduce__(self) -> tuple[Any, ...]:
         state = (self.default, self.kwvars, dict(self.args.items()))
@@ -195,12 +197,15 @@ def _load_by_name(
     return _rebuild(fn, default, kwvars, values)
 
 
-def args(default: Mapping[str, Any] | argparse.Namespace | None = None, **kwvars: Any) -> Any:
+def args(
+    default: Mapping[str, Any] | argparse.Namespace | Callable[..., Any] | None = None,
+    **kwvars: Any,
+) -> Any:
     """Decorate a training function with its default arguments and search spaces.
 
     Parameters
     ----------
-    default : dict or argparse.Namespace, optional
+    default : dict, argparse.Namespace or callable, optional
         Defaults, overridden by the keyword arguments.
     **kwvars
         ``name=value``: a constant, or a space to search (a domain, a ``Dict``, ``List``

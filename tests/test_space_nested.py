@@ -239,7 +239,7 @@ def test_rl_controller_over_a_nested_space():
         assert s.contains(config) and json_round_trip(config) == config
         again = controller.config_from_actions(controller.actions_from_config(config))
         assert again == config
-    controller.update([controller.sample() for _ in range(3)], [0.1, 0.5, 0.9])
+    controller.learn([controller.sample() for _ in range(3)], [0.1, 0.5, 0.9])
 
 
 def test_encode_decode_of_nested_configs():

@@ -3,7 +3,8 @@
 HyperbandScheduler (type 'promotion') over scikit-learn's ``MLPClassifier`` trained one
 epoch per ``partial_fit`` call; each trial saves its model into
 ``reporter.checkpoint_dir`` after every epoch, so a promoted config resumes where it
-paused instead of starting over. Two workers on the process backend.
+paused instead of starting over. Two workers on the process backend by default
+(``--backend thread`` runs the trials in threads of this process instead).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _load_digits():
     return scaler.transform(X_train), scaler.transform(X_val), y_train, y_val
 
 
-def _save_atomically(obj, path: str) -> None:
+def _save_atomically(obj: object, path: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     with os.fdopen(fd, "wb") as f:
         pickle.dump(obj, f)
@@ -95,7 +96,7 @@ def summary(s) -> list[str]:
     ]
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler demo",
         description="Tune scikit-learn's MLPClassifier on the digits data set with ASHA.",
@@ -104,6 +105,12 @@ def main(argv=None) -> int:
     parser.add_argument("--num-trials", type=int, default=120, help="configs to try")
     parser.add_argument("--workers", type=int, default=2, help="trials run at once")
     parser.add_argument("--seed", type=int, default=0, help="searcher seed")
+    parser.add_argument(
+        "--backend",
+        choices=("process", "thread"),
+        default="process",
+        help="run trials in worker processes (default) or in threads of this process",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     options = parser.parse_args(argv)
     try:
@@ -119,7 +126,7 @@ def main(argv=None) -> int:
     os.makedirs(output, exist_ok=True)
     print(
         f"tuning MLPClassifier on digits: {options.num_trials} configs, max {MAX_EPOCHS} epochs, "
-        f"{options.workers} workers; output in {output}"
+        f"{options.workers} workers ({options.backend} backend); output in {output}"
     )
     s = sch.HyperbandScheduler(
         train_mlp,
@@ -132,7 +139,7 @@ def main(argv=None) -> int:
         reduction_factor=3,
         type="promotion",
         search_options={"random_seed": options.seed},
-        backend="process",
+        backend=options.backend,
         output_dir=output,
         progress=not options.no_progress,
     )
@@ -150,5 +157,5 @@ def main(argv=None) -> int:
     for line in summary(s):
         print(line)
     print(f"training curves: {png}")
-    print(f"results: {os.path.join(output, 'results.csv')}")
+    print(f"results: {os.path.join(s.run_dir, 'results.csv')}")
     return 0

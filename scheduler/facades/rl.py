@@ -142,6 +142,8 @@ class RLScheduler(BaseScheduler):
                 ema_baseline_decay=self.ema_baseline_decay,
                 entropy_weight=self.entropy_weight,
                 random_seed=self.random_seed,
+                reward_attr=self.reward_attr,
+                mode=self.mode,
             )
         elif controller.space.fingerprint() != self.space.fingerprint():
             raise ValueError(

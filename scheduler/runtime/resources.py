@@ -3,15 +3,18 @@
 Each scheduler owns one :class:`ResourceManager` (no process-global singleton). Totals
 are detected (usable CPU count; GPUs from ``CUDA_VISIBLE_DEVICES`` or ``nvidia-smi -L``)
 or given. A per-trial request larger than the totals is a ``ValueError`` at
-construction, never a hang.
+construction, never a hang. Acquiring and releasing are thread-safe; every allocation
+is released exactly once (a second release raises).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from scheduler._validation import integer
 
@@ -20,10 +23,11 @@ __all__ = ["Allocation", "ResourceManager", "detect_total_resources", "parse_res
 
 @dataclass(frozen=True)
 class Allocation:
-    """Resources held by one running task."""
+    """Resources held by one running task (``serial`` tells two equal ones apart)."""
 
     num_cpus: int
     gpu_ids: tuple[int, ...]
+    serial: int = field(default=-1, compare=False)
 
 
 def _detect_cpus() -> int:
@@ -54,7 +58,7 @@ def detect_total_resources() -> dict:
     return {"num_cpus": _detect_cpus(), "num_gpus": len(_detect_gpus())}
 
 
-def parse_resource(resource, *, name: str = "resource") -> dict:
+def parse_resource(resource: object, *, name: str = "resource") -> dict:
     """Validate a ``{'num_cpus': c, 'num_gpus': g}`` dict; missing keys mean 1 CPU, 0 GPUs."""
     if resource is None:
         resource = {}
@@ -74,7 +78,13 @@ def parse_resource(resource, *, name: str = "resource") -> dict:
 
 
 class ResourceManager:
-    """Hands out CPU counts and GPU ids to tasks; not thread-safe (the runtime locks)."""
+    """Hands out CPU counts and GPU ids to tasks, first come first served.
+
+    Thread-safe: :meth:`acquire` and :meth:`release` hold an internal lock, so GPU ids
+    handed out at the same time are always distinct. Each :class:`Allocation` is
+    released once; releasing it again, or releasing one this manager did not hand out,
+    raises ``RuntimeError`` (it would hand the same GPU to two tasks).
+    """
 
     def __init__(self, request: dict, total_resources: dict | None = None):
         self.request = parse_resource(request, name="resource")
@@ -98,6 +108,9 @@ class ResourceManager:
             )
         self._free_cpus = self.total["num_cpus"]
         self._free_gpus = list(range(self.total["num_gpus"]))
+        self._lock = threading.Lock()
+        self._serials = itertools.count()
+        self._held: dict[int, Allocation] = {}  # serial -> allocation not yet released
 
     @property
     def max_concurrency(self) -> int:
@@ -110,27 +123,57 @@ class ResourceManager:
         return min(fits)
 
     def can_acquire(self) -> bool:
+        with self._lock:
+            return self._fits()
+
+    def _fits(self) -> bool:
         return (
             self._free_cpus >= self.request["num_cpus"]
             and len(self._free_gpus) >= self.request["num_gpus"]
         )
 
+    @property
+    def num_held(self) -> int:
+        """Allocations handed out and not released yet."""
+        with self._lock:
+            return len(self._held)
+
     def acquire(self) -> Allocation | None:
         """Take one trial's resources, or return None if they are not free."""
-        if not self.can_acquire():
-            return None
-        n = self.request["num_gpus"]
-        gpus = tuple(self._free_gpus[:n])
-        del self._free_gpus[:n]
-        self._free_cpus -= self.request["num_cpus"]
-        return Allocation(self.request["num_cpus"], gpus)
+        with self._lock:
+            if not self._fits():
+                return None
+            n = self.request["num_gpus"]
+            gpus = tuple(self._free_gpus[:n])
+            del self._free_gpus[:n]
+            self._free_cpus -= self.request["num_cpus"]
+            allocation = Allocation(self.request["num_cpus"], gpus, next(self._serials))
+            self._held[allocation.serial] = allocation
+            return allocation
 
     def release(self, allocation: Allocation) -> None:
-        self._free_cpus += allocation.num_cpus
-        self._free_gpus.extend(allocation.gpu_ids)
-        self._free_gpus.sort()
-        if (
-            self._free_cpus > self.total["num_cpus"]
-            or len(self._free_gpus) > self.total["num_gpus"]
-        ):
-            raise RuntimeError(f"resources released twice: {allocation}")
+        """Give one task's resources back; raises RuntimeError if ``allocation`` was
+        already released or was not handed out by this manager."""
+        with self._lock:
+            if self._held.get(allocation.serial) is not allocation:
+                raise RuntimeError(
+                    f"resources released twice, or not acquired from this manager: {allocation}"
+                )
+            del self._held[allocation.serial]
+            self._free_cpus += allocation.num_cpus
+            self._free_gpus.extend(allocation.gpu_ids)
+            self._free_gpus.sort()
+            self._check()
+
+    def _check(self) -> None:
+        """Invariants: what is free plus what is held is exactly the totals."""
+        held_gpus = sorted(g for a in self._held.values() for g in a.gpu_ids)
+        held_cpus = sum(a.num_cpus for a in self._held.values())
+        if self._free_cpus + held_cpus != self.total["num_cpus"] or sorted(
+            self._free_gpus + held_gpus
+        ) != list(range(self.total["num_gpus"])):
+            raise RuntimeError(
+                f"resource accounting broken: free {self._free_cpus} CPUs and GPUs "
+                f"{self._free_gpus}, held {held_cpus} CPUs and GPUs {held_gpus}, "
+                f"totals {self.total}"
+            )

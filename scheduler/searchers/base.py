@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from scheduler._validation import is_integer, is_real
 from scheduler.searchers._queue import ConfigQueue
 from scheduler.space import SearchSpace, as_search_space
 
@@ -100,7 +100,7 @@ class BaseSearcher:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         seed = DEFAULT_RANDOM_SEED if random_seed is None else random_seed
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise ValueError(f"random_seed must be an integer >= 0 or None, got {random_seed!r}")
         self.reward_attr = reward_attr
         self.mode = mode
@@ -193,7 +193,7 @@ class BaseSearcher:
                     f"update() needs a reward: pass it, or report {self.reward_attr!r} "
                     f"(reward_attr), got result keys {sorted(result)}"
                 )
-        if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, numbers.Real):
+        if not is_real(reward):
             raise ValueError(f"reward must be a number, got {reward!r}")
         return config, float(reward)
 
@@ -202,9 +202,7 @@ class BaseSearcher:
 
     def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
         """Note that ``config`` is being evaluated (up to ``milestone``, if given)."""
-        if milestone is not None and (
-            isinstance(milestone, (bool, np.bool_)) or not isinstance(milestone, numbers.Integral)
-        ):
+        if milestone is not None and not is_integer(milestone):
             raise ValueError(f"milestone must be an integer or None, got {milestone!r}")
         key = self._mark_seen(config)
         self._pending[key] = None if milestone is None else int(milestone)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from scheduler._validation import is_integer
 from scheduler.searchers.base import BaseSearcher
 from scheduler.space import SearchSpace
 
@@ -53,7 +51,7 @@ class GridSearcher(BaseSearcher):
             random_seed=random_seed,
             reward_attribute=reward_attribute,
         )
-        if isinstance(num_points, (bool, np.bool_)) or not isinstance(num_points, numbers.Integral):
+        if not is_integer(num_points):
             raise ValueError(f"num_points must be an integer >= 1, got {num_points!r}")
         if num_points < 1:
             raise ValueError(f"num_points must be >= 1, got {num_points!r}")
