@@ -100,28 +100,26 @@ def test_time_out_ends_a_fifo_run_in_time():
     assert rows and max(row["time_attr"] for row in rows) < 10  # stopped by the time_out
 
 
-def test_time_attr_counting_from_zero_is_refused():
-    """The one difference: AutoGluon's time_out test reports ``time_attr=i`` from 0;
-    this package counts time_attr from 1 (epochs done), for FIFO too."""
+def test_time_attr_counting_from_zero_is_accepted_without_rungs():
+    """AutoGluon's time_out test reports ``time_attr=i`` from 0: FIFO accepts it;
+    Hyperband, whose rungs count epochs done, refuses a 0 naming the rule."""
 
-    @ag.args(lr=ag.space.Real(1e-5, 1e-3))
+    @ag.args(lr=ag.space.Real(1e-5, 1e-3), epochs=3)
     def foo(args, reporter):
         for i in range(3):
             reporter(reward=0.5, time_attr=i)
 
-    scheduler = ag.FIFOScheduler(
-        foo,
-        num_trials=2,
-        reward_attr="reward",
-        time_attr="time_attr",
-        backend="thread",
-        progress=False,
+    common = dict(
+        num_trials=2, reward_attr="reward", time_attr="time_attr", backend="thread", progress=False
     )
-    try:
-        scheduler.run()
-        scheduler.join_jobs()
-    except ag.TrialsFailedError:
-        pass  # fail_fast may end such a run early: every trial fails the same way
+    scheduler = ag.FIFOScheduler(foo, **common)
+    scheduler.run()
+    scheduler.join_jobs()
     tasks = list(scheduler.history.tasks.values())
+    assert [t.status for t in tasks] == ["completed", "completed"]
+    hyperband = ag.HyperbandScheduler(foo, fail_fast=False, **common)
+    hyperband.run()
+    hyperband.join_jobs()
+    tasks = list(hyperband.history.tasks.values())
     assert tasks and all(t.status == "failed" for t in tasks)
-    assert all("counting from 1), got 0" in t.reason for t in tasks)
+    assert all("counting from 1: Hyperband's rung levels), got 0" in t.reason for t in tasks)
