@@ -37,7 +37,7 @@ def make(channel, *, time_attr="epoch", require_time=True):
         ({"epoch": 1, "accuracy": True}, "got True of type bool"),
         ({"accuracy": 0.5}, r"no time_attr 'epoch'; got keys \['accuracy'\]"),
         ({"epoch": 1.5, "accuracy": 0.5}, "time_attr 'epoch' must be a positive integer, got 1.5"),
-        ({"epoch": 0, "accuracy": 0.5}, r"counting from 1\), got 0"),
+        ({"epoch": 0, "accuracy": 0.5}, r"counting from 1: Hyperband.s rung levels\), got 0"),
         ({"epoch": 1, "accuracy": 0.5, "task_id": 3}, "key 'task_id' is reserved.*got task_id=3"),
     ],
 )
