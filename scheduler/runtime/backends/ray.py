@@ -170,6 +170,7 @@ class _Actor:
     created: float
     pinned_node: str | None
     where_ref: object = None
+    where_future: object = None  # done once Ray placed and started the actor
     node_id: str | None = None  # known once placed
     gpu_ids: tuple = ()
     run: _Run | None = None
@@ -264,8 +265,9 @@ class RayBackend(Backend):
             )
         actor = _Actor(cls.remote(self._fn_ref, list(sys.path)), time.monotonic(), node)
         actor.where_ref = actor.handle.where.remote()
+        actor.where_future = actor.where_ref.future()
         self._actors.add(actor)
-        actor.where_ref.future().add_done_callback(
+        actor.where_future.add_done_callback(
             lambda future, actor=actor: self._events.put(("placed", actor, future))
         )
         return actor
@@ -291,6 +293,33 @@ class RayBackend(Backend):
         if any(a.node_id is None and a.pinned_node is None for a in self._actors):
             return False  # an actor Ray has not placed yet may land there
         return self._actors_on(node) < self._resources.node_slots.get(node, 0)
+
+    def _next_run_for(self, actor: _Actor) -> tuple[_Run | None, _Actor | None]:
+        """The task a freed actor should take next, with the unplaced actor it takes it
+        from (to be killed), or (None, None); call under the lock.
+
+        First a pinned task waiting for room on the actor's node; then a task whose own
+        new actor Ray has not placed yet (the cluster shrank under it, or someone else
+        took the room): a free actor runs it now, instead of both waiting for a slot
+        that this free actor itself holds.
+        """
+        for waiting in self._waiting:
+            if waiting.node == actor.node_id:
+                self._waiting.remove(waiting)
+                return waiting, None
+        for other in self._actors:
+            run = other.run
+            if (
+                other is not actor
+                and other.node_id is None
+                and run is not None
+                and not run.ended
+                and run.node in (None, actor.node_id)
+                and not other.where_future.done()
+            ):
+                other.run = None
+                return run, other
+        return None, None
 
     def _take_idle(self, node: str | None) -> _Actor | None:
         for i, actor in enumerate(self._idle):
@@ -418,7 +447,15 @@ class RayBackend(Backend):
             event = future.result()
         except Exception as exc:  # noqa: BLE001 - the actor died, or the call failed
             self._kill(actor)
-            self._finish(run, TaskOutcome(DIED, error=describe_ray_error(exc)))
+            with self._lock:
+                if run.actor is not actor:
+                    return  # the task moved to another actor (or was cancelled)
+            reason = describe_ray_error(exc)
+            if reason.startswith("lost"):
+                # A node left: shrink the slots before the runtime refills this one.
+                with contextlib.suppress(Exception):
+                    self._resources.set_nodes(live_nodes(self._ray))
+            self._finish(run, TaskOutcome(DIED, error=reason))
             return
         with self._lock:
             if run.ended or run.actor is not actor:
@@ -438,21 +475,20 @@ class RayBackend(Backend):
             self._submit(run, actor, "step", decision)
             return
         # ("end", outcome): the actor is free again
-        handover = None
+        handover = unplaced = None
         with self._lock:
             run.actor, actor.run = None, None
             reuse = not self._closing and not actor.dead
             if reuse:
-                for waiting in self._waiting:
-                    if waiting.node == actor.node_id:
-                        self._waiting.remove(waiting)
-                        waiting.actor, actor.run = actor, waiting
-                        handover = waiting
-                        break
+                handover, unplaced = self._next_run_for(actor)
+                if handover is not None:
+                    handover.actor, actor.run = actor, handover
                 else:
                     self._idle.append(actor)
         if not reuse:
             self._kill(actor)
+        if unplaced is not None:
+            self._kill(unplaced)
         self._finish(run, event[1])
         if handover is not None:
             self._submit(handover, actor, "run", handover.spec)
@@ -485,6 +521,9 @@ class RayBackend(Backend):
     # -- following the cluster -----------------------------------------------------
     def _monitor_loop(self) -> None:
         while not self._stop.wait(self.monitor_interval):
+            if not self._ray.is_initialized():
+                log.warning("Ray was shut down under a running scheduler; its trials are lost")
+                return
             try:
                 self._look_at_cluster()
             except Exception:
