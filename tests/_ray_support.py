@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-IN_CI = bool(os.environ.get("CI"))
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
 def import_ray():
