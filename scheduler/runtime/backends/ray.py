@@ -425,6 +425,16 @@ class RayBackend(Backend):
             self._finish(run, TaskOutcome(DIED, error=f"could not send the task to Ray: {exc!r}"))
             return
         when_done(ref, lambda value: self._events.put(("event", run, actor, value)))
+        if method == "run" and actor.answered:
+            self._running(run)  # a placed actor starts the task at once
+
+    def _running(self, run: _Run) -> None:
+        """The task's code begins (its actor is placed): ``max_task_time`` counts from
+        here, not from the placement of a new actor (a Ray worker process start)."""
+        try:
+            self.on_running(run.spec.task_id)
+        except Exception:
+            log.exception("recording the start of task %s failed", run.spec.task_id)
 
     def _dispatch_loop(self) -> None:
         while True:
@@ -460,6 +470,9 @@ class RayBackend(Backend):
         node_id, gpu_ids, _pid = value
         with self._lock:
             actor.node_id, actor.gpu_ids = node_id, tuple(gpu_ids)
+            run = actor.run
+        if run is not None and not run.ended:
+            self._running(run)
 
     def _on_event(self, run: _Run, actor: _Actor, event) -> None:
         if isinstance(event, BaseException):  # the actor died, or the call failed
