@@ -118,6 +118,20 @@ def fault_fn(args, reporter):
 
 
 @sch.args(x=sch.space.Real(0.0, 1.0))
+def forking_fn(args, reporter):
+    child = subprocess.Popen(["sleep", "120"])
+    os.environ["LEFT_BY_A_TASK"] = str(args.task_id)
+    reporter(
+        epoch=1,
+        accuracy=args.x,
+        child=child.pid,
+        pid=os.getpid(),
+        env_before=os.environ.get("LEFT_BY_A_TASK_BEFORE"),
+    )
+    os.environ["LEFT_BY_A_TASK_BEFORE"] = "yes"
+
+
+@sch.args(x=sch.space.Real(0.0, 1.0))
 def sleepy_fn(args, reporter):
     for e in range(1, 2000):
         time.sleep(0.05)
@@ -288,6 +302,15 @@ def test_shutdown_mid_run_stops_the_tasks_and_their_actors():
     s.shutdown()
     assert [t.status for t in _tasks(s)] == ["stopped", "stopped"]
     assert_gone(pids)
+
+
+def test_a_reused_actor_outlives_nothing_its_tasks_started():
+    s = _run(_make(sch.FIFOScheduler, forking_fn, num_trials=4, total_resources={"num_cpus": 1}))
+    rows = [s.training_history[t][0] for t in sorted(s.training_history)]
+    assert [t.status for t in _tasks(s)] == ["completed"] * 4
+    assert len({r["pid"] for r in rows}) == 1  # one actor ran all four
+    assert [r["env_before"] for r in rows] == [None] * 4  # its environment was restored
+    assert_gone({r["child"] for r in rows}, timeout=5)
 
 
 DRIVER = """

@@ -17,7 +17,9 @@ install the modules it needs on every node (or ship them with ``runtime_env``).
 Ray sets ``CUDA_VISIBLE_DEVICES`` for the actor from the GPUs it assigned; the task's
 ``args.gpu_ids`` and ``TaskSpec.gpu_ids`` are set from the same assignment. After a
 task the actor restores the environment variables and the working directory it started
-with, so the next task sees what the first one saw.
+with, and kills the processes the task started and left running (Linux: found in
+``/proc``), so the next task sees what the first one saw and nothing a trial started
+outlives its task.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import dataclasses
 import os
 import queue
+import signal
 import sys
 import threading
 
@@ -49,6 +52,31 @@ def _gpu_ids() -> list[int]:
     return ids
 
 
+def _descendants() -> set[int]:
+    """This process's live descendants (empty where there is no ``/proc``)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return set()
+    parents = {}
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 class Trial:
     """Runs tasks of one ``train_fn``; methods are called by the driver only."""
 
@@ -61,6 +89,7 @@ class Trial:
         self._decisions: queue.SimpleQueue = queue.SimpleQueue()
         self._environ = dict(os.environ)
         self._cwd = os.getcwd()
+        self._children = _descendants()  # not the tasks': never killed
         self._busy = False
 
     def where(self) -> tuple[str, list[int], int]:
@@ -106,7 +135,15 @@ class Trial:
             self._events.put(("end", outcome))
 
     def _restore(self) -> None:
-        """Undo what the task changed in the process: environment, working directory."""
+        """Undo what the task changed in the process: environment, working directory,
+        processes it started."""
+        left = _descendants() - self._children
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in left:  # reap the direct children (the others are not ours to wait for)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
         for key in set(os.environ) - set(self._environ):
             del os.environ[key]
         for key, value in self._environ.items():
