@@ -223,6 +223,10 @@ class RayBackend(Backend):
     """
 
     name = "ray"
+    #: on_running is called for every task, when its actor is placed: max_task_time
+    #: counts the task's own time; a placement that never happens ends at
+    #: placement_timeout
+    announces_running = True
     #: seconds an actor may wait for Ray to place it (or a pinned task for room on its
     #: node) before its task fails
     placement_timeout = 600.0
