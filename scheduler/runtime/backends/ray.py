@@ -15,19 +15,25 @@ Actors are owned by the driver: if the driver dies, Ray ends them.
 
 Channel: a report travels back as the return value of an actor call and its decision
 goes out with the call that asks for the next event (see ``_ray_actor``): one actor
-call per report. The driver never blocks on a call: each call's future puts its result
-on a queue, and one dispatcher thread answers them in arrival order (measured against
-a driver-side queue actor, which costs two calls per report, and ``ray.wait`` loops:
-``bench/overhead.py --backend ray``).
+call per report. The driver never blocks on a call: Ray's completion callback puts
+each result on a queue (Ray runs it on its own I/O thread, which must not wait on the
+runtime's lock), and one dispatcher thread answers them in arrival order. Measured
+against a driver-side queue actor (two calls per report, 3x the round trip) and a
+``ray.wait`` loop (as fast, but O(running trials) per report and a launch waits for
+its timeout): ``bench/ray_channels.py``.
+
+Logs: Ray keeps each worker's stdout and stderr in its session folder and forwards
+them to the driver (``log_to_driver``); ``TaskSpec.log_dir`` is not used.
 
 Faults: any error of an actor call (the actor's process exited, segfaulted, was
 OOM-killed or ``ray.kill``-ed, its node died, the call failed to serialize) ends its
 task as ``died`` with Ray's reason (``lost: ...`` when the node died); the actor is
 killed and replaced by a new one on the next launch. ``cancel`` (``max_task_time``,
-shutdown) kills the actor. A monitor thread follows the cluster (``ray.nodes()``
-every second): the resource manager's slots grow and shrink with the nodes, idle
-actors on a node that left are dropped, and an actor Ray cannot place within
-``placement_timeout`` seconds fails its task instead of waiting for ever.
+which counts from the actor's placement: ``on_running``; shutdown) kills the actor. A
+monitor thread follows the cluster (``ray.nodes()`` every second): the resource
+manager's slots grow and shrink with the nodes, idle actors on a node that left are
+dropped, and an actor Ray cannot place within ``placement_timeout`` seconds fails its
+task instead of waiting for ever.
 
 Checkpoints: ``reporter.checkpoint_dir`` is a path the task's node writes to. With
 ``pin_configs`` (no ``storage_path``), every later task of a config (promotion,
@@ -44,7 +50,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cloudpickle
 
@@ -204,7 +210,6 @@ class _Run:
     actor: _Actor | None = None
     ended: bool = False
     cancel_reason: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class RayBackend(Backend):
