@@ -26,8 +26,13 @@ without output files, FIFO with ``output_dir`` and reports that bring a new key 
 100 reports (each widens ``results.csv``: the writer thread rewrites it), and the RL
 scheduler (its REINFORCE updates run on the searcher thread).
 
+``--backend ray`` runs the Ray backend on a local Ray of 2 CPUs (no dashboard) that the
+benchmark starts; alone it defaults to the 500 trials and 0 ms epochs that
+``bench/peers_ray.py`` compares with Ray Tune, and adds trials/s.
+
 Run: ``python bench/overhead.py`` (full: 2,000 trials, 200 for the fresh-interpreter
-backends) or ``--smoke`` (CI); ``python bench/overhead.py --lock`` for the lock table.
+backends) or ``--smoke`` (CI); ``python bench/overhead.py --lock`` for the lock table;
+``python bench/overhead.py --backend ray`` for the Ray backend.
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ def run_one(backend: str, epoch_ms: float, trials: int, workers: int = 2) -> dic
         "round_trip_us": statistics.median(round_trips) * 1e6,
         "round_trip_p99_us": percentile(round_trips, 99) * 1e6,
         "reports_per_s": n_reports / wall,
+        "trials_per_s": trials / wall,
         "utilization": inside / (workers * wall),
     }
 
@@ -214,24 +220,40 @@ def lock_table(trials: int) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--trials", type=int, default=None, help="default 2000 (ray: 500)")
     parser.add_argument(
         "--fresh-trials", type=int, default=200, help="trials for subprocess and command"
     )
-    parser.add_argument("--epoch-ms", type=float, nargs="+", default=[0.0, 1.0, 10.0])
+    parser.add_argument("--epoch-ms", type=float, nargs="+", default=None)
+    parser.add_argument("--backends", nargs="+", default=None)
     parser.add_argument(
-        "--backends", nargs="+", default=["thread", "process", "subprocess", "command"]
+        "--backend", action="append", default=[], help="one backend (repeatable), e.g. ray"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI")
     parser.add_argument("--lock", action="store_true", help="the lock-discipline table")
     options = parser.parse_args(argv)
+    options.backends = (options.backends or []) + options.backend or [
+        "thread",
+        "process",
+        "subprocess",
+        "command",
+    ]
+    only_ray = options.backends == ["ray"]
+    if options.trials is None:
+        options.trials = 500 if only_ray else 2000
+    if options.epoch_ms is None:
+        options.epoch_ms = [0.0] if only_ray else [0.0, 1.0, 10.0]
     if options.smoke:
         options.trials = 20
         options.fresh_trials = 6
     print("# Runtime overhead\n")
     print(results_header("bench/overhead.py", load_average(), at_end=False))
     print()
-    if options.lock or options.smoke:
+    if "ray" in options.backends:
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if (options.lock or options.smoke) and not only_ray:
         lock_table(options.trials)
         if options.lock:
             return
@@ -259,6 +281,8 @@ def main(argv=None) -> None:
                 f"{100 * r['utilization']:10.1f}% | {r['wall_s']:5.1f} s |",
                 flush=True,
             )
+            if backend == "ray":
+                notes.append(f"ray {epoch_ms:.0f} ms: {r['trials_per_s']:.1f} trials/s")
             if r["first_line_ms"] is not None:
                 notes.append(
                     f"{backend} {epoch_ms:.0f} ms: {r['first_line_ms']:.1f} ms to the script's "

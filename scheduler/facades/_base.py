@@ -6,6 +6,7 @@ results, the runtime, state); each subclass only builds its policy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
@@ -95,6 +96,9 @@ class BaseScheduler(AutoGluonMethods):
         dist_ip_addrs=None,
         constraint_attr=None,
         training_history_searcher_info=False,
+        ray_address=None,
+        ray_init_kwargs=None,
+        storage_path=None,
     ):
         # AutoGluon parameters for features this library does not have (yet): accepted
         # at their defaults so that AutoGluon code runs, refused otherwise.
@@ -154,6 +158,13 @@ class BaseScheduler(AutoGluonMethods):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self.backend = _command_backend(train_fn, backend)
+        for name, value in (
+            ("ray_address", ray_address),
+            ("ray_init_kwargs", ray_init_kwargs),
+            ("storage_path", storage_path),
+        ):
+            if value is not None and backend != "ray":
+                raise ValueError(f"{name} is only used with backend='ray', got {name}={value!r}")
         if fail_fast not in ("auto", True, False):
             raise ValueError(f"fail_fast must be 'auto', True or False, got {fail_fast!r}")
         self.fail_fast = fail_fast
@@ -172,7 +183,14 @@ class BaseScheduler(AutoGluonMethods):
         self.delay_get_config = bool(delay_get_config)
         self.stop_jobs_after_time_out = bool(stop_jobs_after_time_out)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
-        self.resources = ResourceManager(resource, total_resources)
+        if backend == "ray":
+            from scheduler.runtime.backends.ray import cluster_resources
+
+            self.resources = cluster_resources(
+                resource, total_resources, address=ray_address, init_kwargs=ray_init_kwargs
+            )
+        else:
+            self.resources = ResourceManager(resource, total_resources)
         self.extra_args = dict(args) if args is not None else {}
 
         self.space = SearchSpace(train_fn.space) if self.benchmark else get_space(train_fn)
@@ -221,6 +239,13 @@ class BaseScheduler(AutoGluonMethods):
             output_dir=self.output_dir, checkpoint=self.checkpoint, run_id=self.run_id
         )
         self.run_dir = self._run_dir.path
+        self.storage_path = None
+        if storage_path is not None:
+            # Ray: the trials' checkpoint folders on a path every node can reach
+            self.storage_path = os.path.abspath(os.fspath(storage_path))
+            self._run_dir.folders = dataclasses.replace(
+                self._run_dir.folders, checkpoints=os.path.join(self.storage_path, self.run_id)
+            )
         self.checkpoint_root = self._run_dir.folders.checkpoints
         self._runner = self._make_runner()
         self._init_autogluon_methods()
@@ -336,9 +361,13 @@ class BaseScheduler(AutoGluonMethods):
         )
 
     def _backend_options(self) -> dict:
-        """Keyword arguments for the backend's constructor (e.g. a Ray address)."""
+        """Keyword arguments for the backend's constructor."""
         if self.backend == "simulated":
             return {"elapsed_time_attr": self.elapsed_time_attr}
+        if self.backend == "ray":
+            # Without a shared storage_path a config's checkpoint_dir is on one node:
+            # its later tasks (promotions) run there.
+            return {"resources": self.resources, "pin_configs": self.storage_path is None}
         return {}
 
     def _ensure_runner(self) -> Runner:
