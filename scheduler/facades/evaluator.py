@@ -421,6 +421,8 @@ class Evaluator:
         except BaseException:
             self._run_dir.remove_if_temporary()
             raise
+        # the clock of elapsed_sec and the timestamps starts once the workers are ready
+        self._created = self._book.created = time.time()
         self._finalizer = weakref.finalize(self, _shutdown_at_exit, self._runner, self._run_dir)
 
     # -- the factory -----------------------------------------------------------------
