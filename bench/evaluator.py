@@ -14,7 +14,9 @@ jobs/s = jobs / wall time of the pattern (the workers are started and warmed up 
 the clock starts). ``--profile METHOD`` prints a cProfile of the driver for the batch
 pattern on that method instead, to show what bounds it.
 
-Run: ``python bench/evaluator.py`` (2,000 jobs) or ``--smoke`` (CI: 100 jobs, no Ray).
+``subprocess`` (an interpreter per job) and DeepHyper's ``process`` (a process per job)
+run fewer jobs. Run: ``python bench/evaluator.py`` (2,000 jobs) or ``--smoke`` (CI:
+100 jobs, no Ray).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from scheduler.runtime.backends import BACKENDS
 
 WORKERS = 2
 WARMUP = 20
+#: methods that start a process per job run fewer jobs (full run, smoke)
+SUBPROCESS_JOBS = {False: 200, True: 10}
+DEEPHYPER_PROCESS_JOBS = {False: 500, True: 20}
 
 
 def noop(config):
@@ -135,7 +140,8 @@ def profile(method: str, n: int) -> None:
     threading.Thread.run = run
     cpu = time.process_time()
     print(
-        f"{method}: {rate:.0f} jobs/s under the profiler ({wall:.2f} s wall; driver CPU so far {cpu:.2f} s)"
+        f"{method}: {rate:.0f} jobs/s under the profiler ({wall:.2f} s wall; "
+        f"driver CPU so far {cpu:.2f} s)"
     )
     stats = pstats.Stats(main_profiler)
     for profiler in profilers:
@@ -157,28 +163,26 @@ def main(argv=None) -> None:
         return
     print(f"Command: `{command_line('bench/evaluator.py')}`")
     print(f"Machine: {machine_line()}; load average {load_average()}")
-    print(f"{n} no-op jobs, {WORKERS} workers (serial: 1)\n")
+    print(f"no-op jobs, {WORKERS} workers (serial: 1)\n")
     rows = []
     for method in args.methods or our_methods(args.smoke):
-        rate_batch, rate_loop = ours(method, n)
-        rows.append(["scheduler", method, f"{rate_batch:.0f}", f"{rate_loop:.0f}"])
-        print(
-            f"scheduler {method}: batch {rate_batch:.0f} jobs/s, loop {rate_loop:.0f}", flush=True
-        )
+        count = min(n, SUBPROCESS_JOBS[args.smoke]) if method == "subprocess" else n
+        rates = ours(method, count)
+        rows.append(["scheduler", method, str(count), *(f"{r:.0f}" for r in rates)])
+        print(f"scheduler {method} ({count} jobs): {rates[0]:.0f} / {rates[1]:.0f}", flush=True)
     version = None if args.no_peers else deephyper_version()
     if version is None:
         print('DeepHyper: skipped (not installed: pip install "scheduler[peers]")')
     else:
         # DeepHyper's process method starts a process per job: fewer jobs keep it short
         for method in ("serial", "thread", "process"):
-            count = min(n, 500) if method == "process" else n
-            rate_batch, rate_loop = deephyper_rates(method, count)
-            rows.append([f"DeepHyper {version}", method, f"{rate_batch:.0f}", f"{rate_loop:.0f}"])
-            print(
-                f"DeepHyper {method} ({count} jobs): batch {rate_batch:.0f}, loop {rate_loop:.0f}"
-            )
+            count = min(n, DEEPHYPER_PROCESS_JOBS[args.smoke]) if method == "process" else n
+            rates = deephyper_rates(method, count)
+            rows.append([f"DeepHyper {version}", method, str(count), *(f"{r:.0f}" for r in rates)])
+            print(f"DeepHyper {method} ({count} jobs): {rates[0]:.0f} / {rates[1]:.0f}")
     print()
-    print(markdown_table(["evaluator", "method", "batch jobs/s", "loop jobs/s"], rows, {2, 3}))
+    header = ["evaluator", "method", "jobs", "batch jobs/s", "loop jobs/s"]
+    print(markdown_table(header, rows, {2, 3, 4}))
 
 
 if __name__ == "__main__":
