@@ -51,12 +51,16 @@ class Job:
         The ``"metadata"`` (and any other entries) of a dict result; else empty.
     duration : float or None
         Seconds from the start to the end of the run function (not from submit to
-        gather).
+        gather), measured where it ran. For a job that did not return (FAILED,
+        CANCELLED): from the start of its task to its end, which includes the wait for
+        its worker (an interpreter to start on ``subprocess``).
     elapsed_sec : float or None
         Seconds from the evaluator's creation to the end of the job.
     timestamp_submit, timestamp_start, timestamp_end, timestamp_gather : float or None
         When it was submitted, started, ended and gathered, in seconds since the
-        evaluator's creation.
+        evaluator's creation. ``timestamp_start`` is when the runtime started its task,
+        and once the job returned, when its run function began (its end minus its
+        duration).
     error, traceback : str or None
         Why a FAILED or CANCELLED job ended; the run function's traceback if it raised.
     gpu_ids : tuple of int

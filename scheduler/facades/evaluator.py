@@ -169,6 +169,9 @@ class _JobBook:
         cancel_status = task.cancel_status if task is not None else None
         if report is not None:  # the run function returned: its result is here
             job.duration = report[DURATION_KEY]
+            # when the function began, on this clock (the task may have waited for its
+            # worker: an interpreter to start, an actor to be placed)
+            job.timestamp_start = max(job.timestamp_start, job.timestamp_end - job.duration)
             job.result, job.metadata = _unpack(report[OUTPUT_KEY])
             if status == "diverged":  # a NaN or infinite objective
                 job.result = FAIL_RETURN_VALUE
