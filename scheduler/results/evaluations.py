@@ -2,11 +2,11 @@
 
 :class:`EvaluationsCsv` owns one file. The first batch replaces whatever file was
 there with the header (the keys of the batch's rows, in order of first appearance)
-and the rows; later batches are appended (flushed and fsynced); a batch that brings a
-key the header lacks rewrites the file atomically with the widened header (temporary
-file in the same folder, fsync, rename), the earlier rows getting an empty cell for
-it. So a crash leaves the old file or the new one, and a new key is never an error
-(DeepHyper 0.3 raised ``ValueError`` there). Cells are written by
+and the rows, atomically (temporary file in the same folder, fsync, rename); later
+batches are appended, flushed and fsynced before ``write`` returns (a crash during an
+append can leave a partial last line); a batch that brings a key the header lacks
+rewrites the file atomically with the widened header, the earlier rows getting an
+empty cell for it. A new key is never an error (DeepHyper 0.3 raised ``ValueError``). Cells are written by
 :func:`scheduler.results.export.csv_cell` (None is an empty cell, floats in their
 shortest round-trip form).
 
