@@ -429,6 +429,12 @@ def test_dump_evals_keys_and_a_new_key_widens_the_file(tmp_path):
         ev.dump_evals(saved_keys=lambda job: {"k": job.config["kind"]}, log_dir=tmp_path / "b")
         with pytest.raises(ValueError, match="saved_keys must be None, a list"):
             ev.dump_evals(saved_keys=3)
+        ev.submit([{"kind": "none"}])
+        ev.gather("ALL")
+        (tmp_path / "file").write_text("")
+        with pytest.raises(OSError):  # a folder that cannot be made: nothing is lost
+            ev.dump_evals(log_dir=tmp_path / "file" / "sub")
+        ev.dump_evals(log_dir=tmp_path / "c")
     path = tmp_path / "a" / "results.csv"
     header = path.read_text().splitlines()[0]
     assert header == "kind,layers,id,objective,elapsed_sec,duration,extra,m:loss"
@@ -438,3 +444,5 @@ def test_dump_evals_keys_and_a_new_key_widens_the_file(tmp_path):
     assert rows[1]["extra"] == "x" and rows[1]["m:loss"] == "0.3" and rows[1]["objective"] == "0.7"
     (row,) = read_csv(tmp_path / "b" / "results.csv")
     assert row["k"] == "int" and row["id"] == "3" and row["objective"] == "3"
+    (row,) = read_csv(tmp_path / "c" / "results.csv")
+    assert row["id"] == "4" and row["objective"] == ""
