@@ -303,10 +303,10 @@ def test_gpus_are_handed_out_by_id(backend_method):
 # -- Ray's own parameters ------------------------------------------------------------
 
 
-def test_ray_num_workers_counts_gpus_and_is_enforced(tmp_path):
+def test_ray_num_workers_counts_gpus_and_is_enforced(request, tmp_path):
     if "ray" not in BACKENDS:
         pytest.skip(f"the 'ray' backend is not in this version (backends: {sorted(BACKENDS)})")
-    pytest.importorskip("ray", reason='Ray is not installed (pip install "scheduler[ray]")')
+    request.getfixturevalue("local_ray")  # 2 CPUs, 1 GPU
     from scheduler.evaluator import RayEvaluator
 
     with RayEvaluator(run_result, num_gpus_per_task=1, num_workers=-1) as ev:

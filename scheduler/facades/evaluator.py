@@ -48,7 +48,14 @@ from scheduler.facades._job import CANCELLED_RETURN_VALUE, FAIL_RETURN_VALUE, Jo
 from scheduler.facades._run_dir import RunDir, new_run_id
 from scheduler.results.evaluations import EvaluationsCsv
 from scheduler.runtime.backends import BACKENDS
-from scheduler.runtime.function_task import DURATION_KEY, OBJECTIVE_KEY, OUTPUT_KEY, FunctionTask
+from scheduler.runtime.function_task import (
+    DURATION_KEY,
+    GPU_IDS_KEY,
+    OBJECTIVE_KEY,
+    OUTPUT_KEY,
+    FunctionTask,
+    function_args,
+)
 from scheduler.runtime.resources import ResourceManager, detect_total_resources
 from scheduler.runtime.runner import RunFolders, Runner
 from scheduler.schedulers.submitted import SubmittedPolicy
@@ -146,7 +153,10 @@ class _JobBook:
     # -- what the runtime calls --------------------------------------------------
     def make_args(self, train_fn, config, *, task_id, config_id, resume_from, gpu_ids):
         self.jobs[config["id"]].gpu_ids = tuple(int(g) for g in gpu_ids)
-        return copy.deepcopy(config)  # the run function may change its copy
+        # the run function gets a copy of its own, which it may change
+        return function_args(
+            copy.deepcopy(config), task_id=task_id, config_id=config_id, gpu_ids=gpu_ids
+        )
 
     def start_task(
         self, task_id, config_id, config, *, bracket=None, resume_from=None, start_time=None
@@ -169,6 +179,7 @@ class _JobBook:
         cancel_status = task.cancel_status if task is not None else None
         if report is not None:  # the run function returned: its result is here
             job.duration = report[DURATION_KEY]
+            job.gpu_ids = tuple(report[GPU_IDS_KEY])  # as the job saw them (Ray: its node's)
             # when the function began, on this clock (the task may have waited for its
             # worker: an interpreter to start, an actor to be placed)
             job.timestamp_start = max(job.timestamp_start, job.timestamp_end - job.duration)

@@ -6,9 +6,9 @@ and the rows, atomically (temporary file in the same folder, fsync, rename); lat
 batches are appended, flushed and fsynced before ``write`` returns (a crash during an
 append can leave a partial last line); a batch that brings a key the header lacks
 rewrites the file atomically with the widened header, the earlier rows getting an
-empty cell for it. A new key is never an error (DeepHyper 0.3 raised ``ValueError``). Cells are written by
-:func:`scheduler.results.export.csv_cell` (None is an empty cell, floats in their
-shortest round-trip form).
+empty cell for it. A new key is never an error (DeepHyper 0.3 raised ``ValueError``).
+Cells are written by :func:`scheduler.results.export.csv_cell` (None is an empty cell,
+floats in their shortest round-trip form).
 
 No locking: the evaluator calls it from the thread that calls ``dump_evals``.
 """

@@ -12,7 +12,13 @@ from a worker process, an actor's return value on Ray):
   one, else 0.0 (strings, lists, None, booleans: the result is in ``output``). A NaN or
   infinite one ends the task as ``diverged``, which the evaluator turns into
   ``FAIL_RETURN_VALUE``;
-* ``duration``: seconds the call took, measured where it ran.
+* ``duration``: seconds the call took, measured where it ran;
+* ``gpu_ids``: the task's GPU ids as the backend gave them (Ray assigns them on the
+  node).
+
+``args`` is the task's :class:`~scheduler._decorator.Args` (what every backend reads:
+``config_id``, ``gpu_ids``, ...) with the job's config as ``args.config``; see
+:func:`function_args`.
 
 An exception from the function is not caught: the task fails with its traceback, like
 any failing ``train_fn``. Picklable (cloudpickle ships the function by value when it is
@@ -26,14 +32,36 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from scheduler._decorator import Args
 from scheduler._jsonable import to_jsonable
 
-__all__ = ["DURATION_KEY", "OBJECTIVE_KEY", "OUTPUT_KEY", "FunctionTask", "objective_number"]
+__all__ = [
+    "DURATION_KEY",
+    "GPU_IDS_KEY",
+    "OBJECTIVE_KEY",
+    "OUTPUT_KEY",
+    "FunctionTask",
+    "function_args",
+    "objective_number",
+]
 
 #: keys of the one report a FunctionTask makes
 OBJECTIVE_KEY = "objective"
 OUTPUT_KEY = "output"
 DURATION_KEY = "duration"
+GPU_IDS_KEY = "gpu_ids"
+
+
+def function_args(config: dict, *, task_id: int, config_id: int, gpu_ids) -> Args:
+    """The ``args`` of one FunctionTask: the task fields every backend reads, and the
+    config (not copied: the caller passes the task's own copy)."""
+    return Args(
+        config=config,
+        task_id=task_id,
+        config_id=config_id,
+        scheduler=Args(resume_from=None),
+        gpu_ids=[int(g) for g in gpu_ids],
+    )
 
 
 def objective_number(output: Any) -> float:
@@ -45,7 +73,7 @@ def objective_number(output: Any) -> float:
 
 
 class FunctionTask:
-    """``train_fn(config, reporter)`` that runs ``run_function(config, **kwargs)`` once.
+    """``train_fn(args, reporter)`` that runs ``run_function(args.config, **kwargs)`` once.
 
     Parameters
     ----------
@@ -61,9 +89,9 @@ class FunctionTask:
         self.run_function = run_function
         self.kwargs = dict(kwargs or {})
 
-    def __call__(self, config: dict, reporter) -> None:
+    def __call__(self, args: Args, reporter) -> None:
         start = time.perf_counter()
-        value = self.run_function(config, **self.kwargs)
+        value = self.run_function(args.config, **self.kwargs)
         duration = time.perf_counter() - start
         output = to_jsonable(value)
         reporter(
@@ -71,6 +99,7 @@ class FunctionTask:
                 OBJECTIVE_KEY: objective_number(output),
                 OUTPUT_KEY: output,
                 DURATION_KEY: duration,
+                GPU_IDS_KEY: list(args.gpu_ids),
             }
         )
 
