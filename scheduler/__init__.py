@@ -42,6 +42,7 @@ __all__ = [
     "CheckpointInUseError",
     "Command",
     "Dict",
+    "Evaluator",
     "FIFOScheduler",
     "HyperbandScheduler",
     "Int",
@@ -68,6 +69,7 @@ _LAZY = {
     "Args": ("scheduler._decorator", "Args"),
     "args": ("scheduler._decorator", "args"),
     "Command": ("scheduler._command", "Command"),
+    "Evaluator": ("scheduler.facades", "Evaluator"),
     "FIFOScheduler": ("scheduler.facades", "FIFOScheduler"),
     "HyperbandScheduler": ("scheduler.facades", "HyperbandScheduler"),
     "RLScheduler": ("scheduler.facades", "RLScheduler"),
@@ -89,7 +91,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from scheduler._command import Command
     from scheduler._decorator import Args, args
     from scheduler.durability.persist import load, save
-    from scheduler.facades import FIFOScheduler, HyperbandScheduler, RLScheduler, Task
+    from scheduler.facades import (
+        Evaluator,
+        FIFOScheduler,
+        HyperbandScheduler,
+        RLScheduler,
+        Task,
+    )
     from scheduler.space import Bool, Categorical, Dict, Int, List, Real, func, obj
     from scheduler.trial import report
 

@@ -363,6 +363,11 @@ class Runner:
         with self._cond:
             self._cond.notify_all()
 
+    def wake(self) -> None:
+        """Make the loop decide again now: call after changing, under :attr:`lock`,
+        what the policy wants to start (the evaluator queues submitted jobs)."""
+        self._wake()
+
     def _finish(self) -> None:
         with self._finish_lock:
             if self._finished:
