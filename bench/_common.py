@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
+import importlib.metadata
 import os
 import platform
+import re
 import shlex
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 
 
 def rss_bytes() -> int:
@@ -79,12 +83,71 @@ def cpu_model() -> str:
 
 
 def machine_line() -> str:
-    """One line naming the processor, CPU count, OS, Python and numpy versions."""
+    """One line naming the processor, CPU count and OS."""
+    return f"{cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
+
+
+def kernels_line() -> str:
+    """Which rung kernels are live, and the Cython release that built the compiled ones.
+
+    The Cython version is read from the compiled module itself (Cython 3 names its
+    shared types module ``_cython_X_Y_Z`` inside every extension it generates), so it is
+    the build's, not whichever Cython happens to be installed now.
+    """
+    from scheduler import kernels
+
+    if kernels.BACKEND != "cython":
+        return "kernels: the pure-Python twins (SCHEDULER_NO_EXTENSIONS=1)"
+    from scheduler._rungs import stopping
+
+    try:
+        with open(stopping.__file__, "rb") as module_file:
+            found = re.search(rb"_cython_(\d+)_(\d+)_(\d+)", module_file.read())
+    except OSError:
+        found = None
+    built = ".".join(part.decode() for part in found.groups()) if found else "unknown"
+    return f"kernels: compiled (scheduler._rungs, built with Cython {built})"
+
+
+def versions_line(extra: Sequence[str] = ()) -> str:
+    """Python, numpy, Cython (installed), the kernels, and any ``extra`` entries."""
     import numpy
 
-    return (
-        f"{cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, numpy {numpy.__version__}"
+    try:
+        cython = importlib.metadata.version("Cython")
+    except importlib.metadata.PackageNotFoundError:
+        cython = "not installed"
+    parts = [f"Python {platform.python_version()}", f"numpy {numpy.__version__}"]
+    parts += [f"Cython {cython}", kernels_line(), *extra]
+    return ", ".join(parts)
+
+
+def results_header(
+    script: str,
+    load_before: str,
+    extra_versions: Sequence[str] = (),
+    *,
+    at_end: bool = True,
+) -> str:
+    """The header every results file starts with, printed by the benchmark itself.
+
+    ``load_before`` is :func:`load_average` taken when the run started; with ``at_end``
+    (a header printed after the run) the load now is given too. Returns markdown (a
+    bullet list).
+    """
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load = f"{load_before} at the start"
+    if at_end:
+        load += f", {load_average()} at the end"
+    return "\n".join(
+        [
+            f"- Command: `{command_line(script)}`",
+            f"- Date: {now}",
+            f"- Machine: {machine_line()}",
+            f"- Versions: {versions_line(extra_versions)}",
+            f"- Load average (1/5/15 min): {load} (a shared machine: figures taken above "
+            "1 per CPU are noisy)",
+        ]
     )
 
 

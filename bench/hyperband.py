@@ -15,7 +15,8 @@ Measured by wrapping the bound methods on the runtime and policy instances:
   ``time.perf_counter`` (adds waiting for the lock and for the GIL).
 * ``policy.on_report``: the rung kernel plus the policy around it (inside the lock),
   timed in separate runs so that no wrapper sits inside a timed ``handle_report``.
-* ``policy.suggest``: one launch decision (new config, promotion, or None), CPU.
+* ``policy.promote`` and ``policy.add_config``: the launch decisions (a promotion, or
+  None; a new config the runtime drew, numbered and given its bracket), CPU.
 
 Each timing is the per-call median or mean over every call of a run, clock reads
 included (the header gives their cost). ``--repeats`` rounds run every (type, size)
@@ -43,10 +44,9 @@ import sys
 import threading
 import time
 
-from _common import command_line, load_average, machine_line, markdown_table
+from _common import load_average, markdown_table, results_header
 
 import scheduler as sch
-from scheduler import kernels as _kernels
 from scheduler import space
 
 MAX_T = 81
@@ -150,7 +150,7 @@ def clock_overhead_us(samples: int = 20_000) -> float:
 
 
 def run_one(kind: str, configs: int, *, inner: bool = False, workers: int = 2) -> dict:
-    """One run. ``inner=False`` times handle_report and suggest; ``inner=True`` times
+    """One run. ``inner=False`` times handle_report and the launch decisions; ``inner=True`` times
     policy.on_report alone, so no wrapper sits inside a timed handle_report."""
     s = sch.HyperbandScheduler(
         curve_fn,
@@ -170,7 +170,7 @@ def run_one(kind: str, configs: int, *, inner: bool = False, workers: int = 2) -
     runner = s._ensure_runner()
     report, decide, suggest = Timer(), Timer(), Timer()
     # Instance attributes shadow the methods: the backend binds runner.handle_report
-    # at start(), and the runner calls self.policy.on_report / .suggest.
+    # at start(), and the runner calls self.policy.on_report / .promote / .add_config.
     if inner:
         runner.policy.on_report = decide.wrap(runner.policy.on_report)
     else:
@@ -179,7 +179,8 @@ def run_one(kind: str, configs: int, *, inner: bool = False, workers: int = 2) -
         runner.handle_report = report.wrap(
             runner.handle_report, label=lambda task_id, result: result["epoch"] in rungs
         )
-        runner.policy.suggest = suggest.wrap(runner.policy.suggest)
+        runner.policy.promote = suggest.wrap(runner.policy.promote)
+        runner.policy.add_config = suggest.wrap(runner.policy.add_config)
     gc.collect()
     gc.callbacks.append(_gc_callback)
     try:
@@ -246,12 +247,8 @@ def main(argv=None) -> int:
     for key, rs in inner.items():
         best[key]["on_report_median"] = min(r["on_report_median"] for r in rs)
 
-    print(f"Command: `{command_line('bench/hyperband.py')}`")
-    print()
-    print(
-        f"Machine: {machine_line()}; load average {load_before} before, "
-        f"{load_average()} after. Kernels: {_kernels.BACKEND}."
-    )
+    print("# Hyperband through the whole scheduler\n")
+    print(results_header("bench/hyperband.py", load_before))
     print()
     print(
         f"Thread backend, 2 workers, no-op epochs; max_t={MAX_T}, grace_period=1, eta=3; "
@@ -272,7 +269,7 @@ def main(argv=None) -> int:
         "handle_report CPU us (median / mean)",
         "handle_report wall us (median / mean)",
         "policy.on_report CPU us (median)",
-        "suggest CPU us (median)",
+        "promote / add_config CPU us (median)",
     ]
     rows = []
     for kind in options.types:

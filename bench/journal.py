@@ -59,7 +59,7 @@ import tempfile
 import time
 import warnings
 
-from _common import command_line, load_average, machine_line, markdown_table
+from _common import load_average, markdown_table, results_header
 
 import scheduler as sch
 from scheduler.durability import journal as _journal
@@ -266,9 +266,13 @@ def main(argv=None) -> None:
         options.events, options.repeats = [1e3, 1e4], 1
     sizes = [int(e) for e in options.events]
 
-    print(f"`{command_line('bench/journal.py')}`\n")
-    print(f"machine: {machine_line()}; load average {load_average()}")
-    print(
+    load_before = load_average()
+    out: list[str] = []  # printed at the end, after the header (it has the final load)
+
+    def emit(*parts: object) -> None:
+        out.append(" ".join(str(part) for part in parts))
+
+    emit(
         f"FIFOScheduler, thread backend, 1 worker, no-op train_fn with {options.reports} "
         f"reports per trial; kernels: {sch.KERNEL_BACKEND}; each figure is the median "
         "over the rounds of its size\n"
@@ -331,11 +335,11 @@ def main(argv=None) -> None:
             "journaled max (ms)",
             "snapshot lock hold max (ms)",
         ]
-        print(markdown_table(header, rows, right=set(range(len(header)))))
+        emit(markdown_table(header, rows, right=set(range(len(header)))))
 
         largest = sizes[-1]
         last = rounds[largest][-1]
-        print()
+        emit()
         resume_rows = []
         for label, ckpt in (
             ("final snapshot", last["ckpt"]),
@@ -350,7 +354,7 @@ def main(argv=None) -> None:
             resume_rows.append(
                 [f"{last['events']:,}", label, f"{replayed:,}", f"{history_rows:,}", f"{best:.3f}"]
             )
-        print(
+        emit(
             markdown_table(
                 ["run events", "checkpoint", "events replayed", "history rows", "resume (s)"],
                 resume_rows,
@@ -358,8 +362,8 @@ def main(argv=None) -> None:
             )
         )
 
-        print()
-        print(
+        emit()
+        emit(
             markdown_table(
                 [
                     "events",
@@ -379,14 +383,18 @@ def main(argv=None) -> None:
     verdict = "PASS" if growth <= TARGET_GROWTH else "MISS"
     med = statistics.median
     appends = {n: med(med(x["append"]) for x in rounds[n]) for n in sizes}
-    print(
+    emit(
         f"\nJournal.append alone, {largest:,} vs {sizes[0]:,} events: "
         f"{appends[largest] / appends[sizes[0]]:.2f}x"
     )
-    print(
+    emit(
         f"journal cost per event, {largest:,} vs {sizes[0]:,} events: {growth:.2f}x "
         f"(target <= {TARGET_GROWTH}x): {verdict}"
     )
+    print("# Journal cost per event and resume time\n")
+    print(results_header("bench/journal.py", load_before))
+    print()
+    print("\n".join(out))
 
 
 if __name__ == "__main__":

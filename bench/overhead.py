@@ -14,11 +14,10 @@ interpreter per trial: subprocess, command). Each trial measures
   (validate, send, decide, reply), median and p99 over all reports;
 * utilization: time inside ``train_fn`` summed over trials / (workers x wall time).
 
-The 0 ms rows show the hot path. On the project's VM the same code runs several times
-slower after the thread slept (5 us per handle_report hot, about 70 us after a 10 ms
-sleep), and a process round trip also pays the kernel's wake-up of the driver's I/O
-thread (about 180 us for a bare socket ping-pong after 10 ms idle), so the round trip
-grows with the epoch length although the work per report does not.
+The 0 ms rows show the hot path. The round trip grows with the epoch length although
+the work per report does not: code that ran after its thread slept runs slower (cold
+caches, a CPU woken from idle), and a process round trip also pays the wake-up of the
+driver's I/O thread. ``bench/wakeup.py`` measures both effects on their own.
 
 ``--lock`` measures the lock discipline instead (issue 9): the time each
 ``handle_report`` holds the runtime (p50 / p99 / max, timed around the call) and the
@@ -29,8 +28,13 @@ scheduler (its REINFORCE updates run on the searcher thread), and FIFO with
 ``searcher='bayesopt'`` (its GP fits run on the searcher thread, off the lock; fewer
 trials, ``--bayesopt-trials``, since each trial waits for a fit).
 
+``--backend ray`` runs the Ray backend on a local Ray of 2 CPUs (no dashboard) that the
+benchmark starts; alone it defaults to the 500 trials and 0 ms epochs that
+``bench/peers_ray.py`` compares with Ray Tune, and adds trials/s.
+
 Run: ``python bench/overhead.py`` (full: 2,000 trials, 200 for the fresh-interpreter
-backends) or ``--smoke`` (CI); ``python bench/overhead.py --lock`` for the lock table.
+backends) or ``--smoke`` (CI); ``python bench/overhead.py --lock`` for the lock table;
+``python bench/overhead.py --backend ray`` for the Ray backend.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ import statistics
 import sys
 import tempfile
 import time
+
+from _common import load_average, results_header
 
 import scheduler as sch
 
@@ -114,6 +120,7 @@ def run_one(backend: str, epoch_ms: float, trials: int, workers: int = 2) -> dic
         "round_trip_us": statistics.median(round_trips) * 1e6,
         "round_trip_p99_us": percentile(round_trips, 99) * 1e6,
         "reports_per_s": n_reports / wall,
+        "trials_per_s": trials / wall,
         "utilization": inside / (workers * wall),
     }
 
@@ -222,13 +229,14 @@ def lock_table(trials: int, bayesopt_trials: int) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--trials", type=int, default=None, help="default 2000 (ray: 500)")
     parser.add_argument(
         "--fresh-trials", type=int, default=200, help="trials for subprocess and command"
     )
-    parser.add_argument("--epoch-ms", type=float, nargs="+", default=[0.0, 1.0, 10.0])
+    parser.add_argument("--epoch-ms", type=float, nargs="+", default=None)
+    parser.add_argument("--backends", nargs="+", default=None)
     parser.add_argument(
-        "--backends", nargs="+", default=["thread", "process", "subprocess", "command"]
+        "--backend", action="append", default=[], help="one backend (repeatable), e.g. ray"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI")
     parser.add_argument("--lock", action="store_true", help="the lock-discipline table")
@@ -236,11 +244,29 @@ def main(argv=None) -> None:
         "--bayesopt-trials", type=int, default=200, help="trials of the lock table's bayesopt case"
     )
     options = parser.parse_args(argv)
+    options.backends = (options.backends or []) + options.backend or [
+        "thread",
+        "process",
+        "subprocess",
+        "command",
+    ]
+    only_ray = options.backends == ["ray"]
+    if options.trials is None:
+        options.trials = 500 if only_ray else 2000
+    if options.epoch_ms is None:
+        options.epoch_ms = [0.0] if only_ray else [0.0, 1.0, 10.0]
     if options.smoke:
         options.trials = 20
         options.fresh_trials = 6
         options.bayesopt_trials = 8
-    if options.lock or options.smoke:
+    print("# Runtime overhead\n")
+    print(results_header("bench/overhead.py", load_average(), at_end=False))
+    print()
+    if "ray" in options.backends:
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if (options.lock or options.smoke) and not only_ray:
         lock_table(options.trials, min(options.trials, options.bayesopt_trials))
         if options.lock:
             return
@@ -268,6 +294,8 @@ def main(argv=None) -> None:
                 f"{100 * r['utilization']:10.1f}% | {r['wall_s']:5.1f} s |",
                 flush=True,
             )
+            if backend == "ray":
+                notes.append(f"ray {epoch_ms:.0f} ms: {r['trials_per_s']:.1f} trials/s")
             if r["first_line_ms"] is not None:
                 notes.append(
                     f"{backend} {epoch_ms:.0f} ms: {r['first_line_ms']:.1f} ms to the script's "

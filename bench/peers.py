@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 
-from _common import machine_line, rss_bytes
+from _common import load_average, results_header, rss_bytes
 
 GRACE, ETA, MAX_T, IN_FLIGHT = 1, 3, 81, 32
 RUNGS = (1, 3, 9, 27)
@@ -338,7 +338,7 @@ def main(argv=None) -> None:
         return
     if options.smoke:
         options.sizes, options.peers = [300], ["scheduler"]
-    print(machine_line())
+    print(results_header("bench/peers.py", load_average(), at_end=False))
     print(
         f"ASHA stopping, grace {GRACE}, eta {ETA}, max_t {MAX_T} "
         f"(rungs {'/'.join(map(str, RUNGS))}), {IN_FLIGHT} in flight, "

@@ -37,10 +37,11 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
+
+from _common import load_average, results_header
 
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -84,6 +85,7 @@ def timed(fn, warmup: int, repeats: int) -> list[float]:
 def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     import numpy as np
 
+    from scheduler.schedulers.base import drive_suggest, flush_feedback
     from scheduler.schedulers.rl import RLPolicy
     from scheduler.searchers.rl.controller import RLController
 
@@ -106,7 +108,7 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     one = [ctl.sample()]
 
     def update1():
-        ctl.update(one, [reward(one[0])])
+        ctl.learn(one, [reward(one[0])])
 
     t = timed(update1, warmup, repeats)
     rows.append(("update, batch 1", statistics.median(t), min(t), ""))
@@ -115,7 +117,7 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     rewards8 = [reward(a) for a in eight]
 
     def update8():
-        ctl.update(eight, rewards8)
+        ctl.learn(eight, rewards8)
 
     t = [x / 8 for x in timed(update8, max(1, warmup // 8), max(3, repeats // 8))]
     rows.append(("update, batch 8 (per trial)", statistics.median(t), min(t), ""))
@@ -128,10 +130,13 @@ def bench_size(hidden: int, warmup: int, repeats: int) -> tuple[list, int]:
     task = [0]
 
     def trial():
-        suggestion = policy.suggest(True)
+        # as the runtime drives it: draw from the controller, start, end, then deliver
+        # the learning step the policy queued
+        suggestion = drive_suggest(policy)
         policy.on_task_start(task[0], suggestion)
         actions = policy.controller.actions_from_config(suggestion.config)
         policy.on_task_end(task[0], "completed", {"accuracy": reward(actions)})
+        flush_feedback(policy)
         task[0] += 1
 
     t = timed(trial, warmup, repeats)
@@ -162,37 +167,35 @@ def main(argv=None) -> int:
             parser.error("--blas-threads must be set before numpy is imported")
         for name in BLAS_VARIABLES:
             os.environ[name] = str(args.blas_threads)
-    import numpy as np
 
-    try:
-        load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        load = "n/a"
+    load_before = load_average()
     blas = ", ".join(f"{n}={os.environ[n]}" for n in BLAS_VARIABLES if n in os.environ)
-
+    lines = [
+        "| hidden | parameters | operation | median | min | note |",
+        "|---:|---:|---|---:|---:|---|",
+    ]
+    for hidden in args.hidden:
+        rows, num_parameters = bench_size(hidden, args.warmup, args.repeats)
+        for name, median, best, note in rows:
+            lines.append(
+                f"| {hidden} | {num_parameters:,} | {name} | {median * 1e6:,.0f} us "
+                f"| {best * 1e6:,.0f} us | {note} |"
+            )
     print("# RL controller: cost per trial\n")
-    command = " ".join(["python bench/rl_controller.py", *sys.argv[1:]])
-    print(f"Command: `{command}`\n")
     print(
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
-        f"numpy {np.__version__}; BLAS threads: {blas or 'library default'}; "
-        f"load average before the run: {load}\n"
+        results_header(
+            "bench/rl_controller.py",
+            load_before,
+            [f"BLAS threads: {blas or 'library default'}"],
+        )
     )
+    print()
     print(
         "Search space: 10 hyperparameters (4 Categorical, 3 Real, 2 Int, 1 Bool), "
         f"num_bins=10; float64; median and minimum of {args.repeats} calls after "
         f"{args.warmup} warm-up calls (batch-8 updates and snapshots: fewer).\n"
     )
-    print("| hidden | parameters | operation | median | min | note |")
-    print("|---:|---:|---|---:|---:|---|")
-    for hidden in args.hidden:
-        rows, num_parameters = bench_size(hidden, args.warmup, args.repeats)
-        for name, median, best, note in rows:
-            print(
-                f"| {hidden} | {num_parameters:,} | {name} | {median * 1e6:,.0f} us "
-                f"| {best * 1e6:,.0f} us | {note} |"
-            )
+    print("\n".join(lines))
     return 0
 
 

@@ -5,18 +5,25 @@ n = 10**3 .. 10**6 entries before timing starts; each timed decision records one
 entry (a new task or config, a seeded random reward) and decides.
 
 * Stopping: ``StoppingRungs.on_report`` called per report and ``on_reports`` in batches
-  (compiled), the pure-Python twin (``scheduler.kernels.twins``), and two peer strategies
-  re-implemented below in a few lines each: (a) ``numpy.percentile`` over all recorded
-  rewards per decision (Ray Tune's ASHA, AutoGluon), (b) a sorted list kept with
-  ``bisect.insort`` plus an index lookup (Syne Tune 0.13).
+  (compiled), the pure-Python twin (``scheduler.kernels.twins``), and the strategies of
+  five peer releases, each re-implemented in ``bench/_rung_peers.py`` from the release's source
+  (file and function named there): Ray Tune 2.60.0 (``np.nanpercentile`` of a list made
+  from the rung's dict, per decision), AutoGluon 0.3.1 (``np.percentile`` likewise),
+  Syne Tune 0.13.0 (a ``sortedcontainers.SortedList`` rung, O(log n)), Syne Tune 0.16.0
+  (its ASHA: sort every recorded value per decision) and Optuna 5.0.0 (the
+  SuccessiveHalvingPruner: collect and sort every trial's rung value per call).
+  ``--peers`` also times the installed peers' own classes (Ray Tune's ``_Bracket``,
+  Syne Tune's ``asha.Bracket``, Optuna's ``SuccessiveHalvingPruner``), each skipped with
+  a message when its package is absent (``pip install "scheduler[peers]"``).
 * Promotion selection: each step registers and reports a new config, then calls
   ``promote()``, timed per call; calls that find a config and calls that find none are
   reported apart. Two scenarios: "steady state" (random rewards, the rung grown report by
   report with promote() drained after each: with i.i.d. rewards ``on_report`` promotes at
   once and promote() almost always finds nothing) and "backlog" (n entries reported in
   descending order without promote(), so n/3 wait promotable; each step reports a reward
-  below all of them: every promote() finds one). Compiled, twin, and Syne Tune's strategy
-  (rescan all entries of the rung per selection).
+  below all of them: every promote() finds one). Compiled, twin, and two peer strategies:
+  Syne Tune 0.13.0 (walk its SortedList from the best entry to the first one not
+  promoted) and AutoGluon 0.3.1 (``heapq.nlargest`` of the whole rung per selection).
 * Snapshots: ``copy()`` against ``state_dict()`` of a rung system holding n entries (what
   the runtime can do under its lock: copy there, call ``state_dict()`` on the copy after),
   compiled and twin, timed per call (wall clock); each copy is dropped before the next
@@ -34,13 +41,16 @@ and the garbage collector is off. Implementations that need over ~1 s for K deci
 (the O(n) ones at large n) time fewer decisions, as the table says, and are skipped when one
 size would take over ~20 s. Stopping decisions are timed per batch with the thread's CPU
 time (so a shared machine's preemptions do not count; the wall-clock median is printed
-too), the Python loop included. ``promote()`` is timed per call with ``perf_counter_ns``,
-its overhead subtracted, calls that took over 20 us and 100x the median call dropped as
-preemptions (and counted).
+too), the Python loop included. ``promote()`` (and Optuna's own ``prune()``, whose
+``ask()``/``report()`` are not timed) is timed per call with ``perf_counter_ns``, its
+overhead subtracted, calls that took over 20 us and 100x the median call dropped as
+preemptions (and counted). The results header (command, date, machine, versions of
+Python, numpy, Cython and the peers, load average) is printed by the run itself.
 
-Run: ``python bench/rungs.py`` (full, a few minutes; ``--output FILE`` also writes the
-report there) or ``python bench/rungs.py --smoke`` (CI: n = 10**3, one run, seconds);
-``--workloads snapshot`` (any of stopping, promotion, snapshot, memory) measures only those.
+Run: ``python bench/rungs.py`` (full, several minutes; ``--peers`` adds the peers' own
+classes; ``--output FILE`` also writes the report there) or ``python bench/rungs.py
+--smoke`` (CI: n = 10**3, one run, seconds); ``--workloads snapshot`` (any of stopping,
+promotion, snapshot, memory) measures only those.
 There is no timing assertion: the run exits 0 whenever it ran, and 1 when the compiled
 kernels cannot be loaded (unless ``SCHEDULER_NO_EXTENSIONS=1`` asks for the twins only).
 """
@@ -48,11 +58,9 @@ kernels cannot be loaded (unless ``SCHEDULER_NO_EXTENSIONS=1`` asks for the twin
 from __future__ import annotations
 
 import argparse
-import bisect
 import hashlib
 import json
 import math
-import operator
 import os
 import statistics
 import subprocess
@@ -63,15 +71,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import _rung_peers as rung_peers
 import numpy as np
 from _common import (
     block_overhead_ns,
     clock_overhead_ns,
-    command_line,
     gc_off,
     load_average,
-    machine_line,
     markdown_table,
+    results_header,
     rss_bytes,
 )
 
@@ -81,8 +89,6 @@ LEVELS = [1, 3]
 QUANTILES = [1 / 3, 1 / 3]  # rung_levels(1, 3, 9): levels [1, 3], max_t 9
 MAX_T = 9
 MODE = "max"
-PERCENT = 100 * (1 - QUANTILES[0])  # the stopping cutoff percentile of rung 0 (mode max)
-POSITION = PERCENT / 100  # numpy's quantile for it
 
 SIZES = [10**3, 10**4, 10**5, 10**6]
 DECISIONS = 10_000  # K per run for the fast implementations
@@ -130,88 +136,8 @@ def qualified_name(obj) -> str:
 
 
 # --------------------------------------------------------------------------- peers
-
-
-class PercentileEveryDecision:
-    """Peer (a): ``numpy.percentile`` over all rewards recorded at the rung, per decision.
-
-    What Ray Tune's ASHA (``np.nanpercentile(list(recorded.values()), ...)``) and AutoGluon
-    do, written generously: the rewards sit in a float64 array that grows by doubling, so
-    no list is rebuilt from a dict per decision, and no per-task map is kept. O(n) per
-    decision (numpy's partition).
-    """
-
-    def __init__(self, rewards):
-        self.values = np.array(rewards, dtype=np.float64)
-        self.n = self.values.shape[0]
-
-    def on_report(self, task_id, time, reward):
-        n = self.n
-        cutoff = np.percentile(self.values[:n], PERCENT) if n else None
-        if n == self.values.shape[0]:
-            self.values = np.concatenate([self.values, np.empty(max(n, 8))])
-        self.values[n] = reward
-        self.n = n + 1
-        return cutoff is None or reward >= cutoff
-
-
-class SortedListInsort:
-    """Peer (b): a sorted list kept with ``bisect.insort``; the cutoff by index lookup.
-
-    Syne Tune 0.13 style: the two order statistics around numpy's virtual index
-    ``(n - 1) * p`` are read from the sorted list and interpolated. O(log n) to find the
-    slot, O(n) to insert (the list shifts). No per-task map is kept.
-    """
-
-    def __init__(self, rewards):
-        self.ordered = sorted(rewards)
-
-    def on_report(self, task_id, time, reward):
-        ordered = self.ordered
-        cutoff = None
-        if ordered:
-            index = (len(ordered) - 1) * POSITION
-            low = int(index)
-            below = ordered[low]
-            above = ordered[min(low + 1, len(ordered) - 1)]
-            cutoff = below + (above - below) * (index - low)
-        bisect.insort(ordered, reward)
-        return cutoff is None or reward >= cutoff
-
-
-class RescanPromotion:
-    """Peer: Syne Tune's promotion rung (``_find_promotable_trial``), rescanned per selection.
-
-    ``data`` maps config id -> (reward, promoted). Each selection computes the quantile
-    cutoff over all rewards of the rung, scans all entries for the best unpromoted one
-    and promotes it if it is at or above the cutoff. O(n) per selection; a report only
-    records (the scheduler pauses the config and asks for a promotion later).
-    """
-
-    def __init__(self, config_ids, rewards, promoted):
-        self.data = {c: (r, p) for c, r, p in zip(config_ids, rewards, promoted)}
-
-    def add(self, config_id, skip_rungs=0):
-        return LEVELS[skip_rungs]
-
-    def on_report(self, config_id, time, reward):
-        self.data[config_id] = (reward, False)
-        return False
-
-    def promote(self):
-        recorded = self.data
-        if len(recorded) < 2:
-            return None
-        cutoff = np.percentile([value for value, _ in recorded.values()], PERCENT)
-        best_id, best = max(
-            ((c, value) for c, (value, promoted) in recorded.items() if not promoted),
-            key=operator.itemgetter(1),
-            default=(None, 0.0),
-        )
-        if best_id is None or best < cutoff:
-            return None
-        recorded[best_id] = (best, True)
-        return (best_id, LEVELS[0])
+# The peers' strategies and own classes live in bench/_rung_peers.py (each docstring names
+# the release, file and function it follows).
 
 
 # --------------------------------------------------------------------------- workloads
@@ -411,17 +337,46 @@ def build_twin_backlog(fill: Fill):
     return twin.PromotionRungs.from_state_dict(fill.backlog_state())
 
 
-def rescan_from_state(state: dict) -> RescanPromotion:
+def _promotion_rung(state: dict) -> tuple[list, list, list]:
     rung = state["rungs"][0]
-    return RescanPromotion(rung["config_ids"], rung["rewards"], rung["promoted"])
+    return rung["config_ids"], rung["rewards"], rung["promoted"]
 
 
-def build_rescan_steady(fill: Fill):
-    return rescan_from_state(fill.promotion_state())
+def build_syne_sorted_steady(fill: Fill):
+    return rung_peers.SyneTuneSortedPromotion(
+        *_promotion_rung(fill.promotion_state()), prom_quant=QUANTILES[0], level=LEVELS[0]
+    )
 
 
-def build_rescan_backlog(fill: Fill):
-    return rescan_from_state(fill.backlog_state())
+def build_syne_sorted_backlog(fill: Fill):
+    return rung_peers.SyneTuneSortedPromotion(
+        *_promotion_rung(fill.backlog_state()), prom_quant=QUANTILES[0], level=LEVELS[0]
+    )
+
+
+def build_autogluon_steady(fill: Fill):
+    return rung_peers.AutoGluonPromotion(
+        *_promotion_rung(fill.promotion_state()), prom_quant=QUANTILES[0], level=LEVELS[0]
+    )
+
+
+def build_autogluon_backlog(fill: Fill):
+    return rung_peers.AutoGluonPromotion(
+        *_promotion_rung(fill.backlog_state()), prom_quant=QUANTILES[0], level=LEVELS[0]
+    )
+
+
+def run_prepared_calls(rungs, batch: Batch) -> dict[str, Timing]:
+    """Per decision: ``rungs.prepare(id, reward)`` (untimed) gives the call to time."""
+    clock = time.perf_counter_ns
+    samples = []
+    for task_id, reward in zip(batch.ids, batch.rewards):
+        call = rungs.prepare(task_id, reward)
+        t0 = clock()
+        call()
+        t1 = clock()
+        samples.append(t1 - t0)
+    return {"decision": per_call_timing(samples)}
 
 
 @dataclass(frozen=True)
@@ -435,6 +390,9 @@ class Impl:
     compiled: bool = False
     per_call_timer: bool = False  # subtract the perf_counter_ns overhead per decision
     scenario: str = ""  # promotion: "steady state" or "backlog"
+    peer: bool = False  # times a peer's own installed class (--peers)
+    max_n: int | None = None  # larger rungs are not measured (the message says why)
+    skip_note: str = ""
 
     @property
     def categories(self) -> list[str]:
@@ -467,16 +425,58 @@ IMPLEMENTATIONS = [
         run_report_calls,
     ),
     Impl(
-        "peer: numpy.percentile per decision",
+        f"{rung_peers.RAY_STRATEGY} strategy: np.nanpercentile(list(dict.values()))",
         "stopping",
-        lambda fill: PercentileEveryDecision(fill.rewards),
+        lambda fill: rung_peers.RayTuneStopping(fill.rewards.tolist()),
         run_report_calls,
     ),
     Impl(
-        "peer: sorted list + insort",
+        f"{rung_peers.AUTOGLUON_STRATEGY} strategy: np.percentile(list(dict.values()))",
         "stopping",
-        lambda fill: SortedListInsort(fill.rewards.tolist()),
+        lambda fill: rung_peers.AutoGluonStopping(fill.rewards.tolist(), QUANTILES[0]),
         run_report_calls,
+    ),
+    Impl(
+        f"{rung_peers.SYNE_TUNE_SORTED} strategy: SortedList rung",
+        "stopping",
+        lambda fill: rung_peers.SyneTuneSortedStopping(fill.rewards.tolist(), QUANTILES[0]),
+        run_report_calls,
+    ),
+    Impl(
+        f"{rung_peers.SYNE_TUNE_ASHA} strategy: sort all values per decision",
+        "stopping",
+        lambda fill: rung_peers.SyneTuneAshaStopping(fill.rewards.tolist()),
+        run_report_calls,
+    ),
+    Impl(
+        f"{rung_peers.OPTUNA_STRATEGY} strategy: SHA pruner, sort all trials",
+        "stopping",
+        lambda fill: rung_peers.OptunaPruning(fill.rewards.tolist()),
+        run_report_calls,
+    ),
+    Impl(
+        f"Ray Tune {rung_peers.installed_version('ray')} own class: _Bracket.on_result",
+        "stopping",
+        lambda fill: rung_peers.RayTuneOwn(fill.rewards.tolist()),
+        run_report_calls,
+        peer=True,
+    ),
+    Impl(
+        f"Syne Tune {rung_peers.installed_version('syne-tune')} own class: asha.Bracket.on_result",
+        "stopping",
+        lambda fill: rung_peers.SyneTuneOwn(fill.rewards.tolist()),
+        run_report_calls,
+        peer=True,
+    ),
+    Impl(
+        f"Optuna {rung_peers.installed_version('optuna')} own class: SuccessiveHalvingPruner.prune",
+        "stopping",
+        lambda fill: rung_peers.OptunaOwn(fill.rewards.tolist()),
+        run_prepared_calls,
+        per_call_timer=True,
+        peer=True,
+        max_n=10**5,
+        skip_note="a study of 1e6 trials takes minutes and GBs to build",
     ),
     Impl(
         "compiled promote()",
@@ -496,9 +496,17 @@ IMPLEMENTATIONS = [
         scenario="steady state",
     ),
     Impl(
-        "peer: rescan rung per selection",
+        f"{rung_peers.SYNE_TUNE_SORTED} strategy: SortedList, walk to first unpromoted",
         "promotion",
-        build_rescan_steady,
+        build_syne_sorted_steady,
+        run_promotion_steps,
+        per_call_timer=True,
+        scenario="steady state",
+    ),
+    Impl(
+        f"{rung_peers.AUTOGLUON_STRATEGY} strategy: heapq.nlargest of the rung",
+        "promotion",
+        build_autogluon_steady,
         run_promotion_steps,
         per_call_timer=True,
         scenario="steady state",
@@ -521,9 +529,17 @@ IMPLEMENTATIONS = [
         scenario="backlog",
     ),
     Impl(
-        "peer: rescan rung per selection",
+        f"{rung_peers.SYNE_TUNE_SORTED} strategy: SortedList, walk to first unpromoted",
         "promotion",
-        build_rescan_backlog,
+        build_syne_sorted_backlog,
+        run_promotion_steps,
+        per_call_timer=True,
+        scenario="backlog",
+    ),
+    Impl(
+        f"{rung_peers.AUTOGLUON_STRATEGY} strategy: heapq.nlargest of the rung",
+        "promotion",
+        build_autogluon_backlog,
         run_promotion_steps,
         per_call_timer=True,
         scenario="backlog",
@@ -614,9 +630,13 @@ class Timer:
 def measure(impl: Impl, fill: Fill, stream: list[float], settings: Settings) -> list[Result]:
     """Warm up, then time ``settings.repeats`` runs; one Result per decision category."""
     results = [Result(impl, fill.n, category) for category in impl.categories]
+    if impl.max_n is not None and fill.n > impl.max_n:
+        for result in results:
+            result.skipped = f"skipped (n > {fmt_n(impl.max_n)}: {impl.skip_note})"
+        return results
     try:
         timer = Timer(impl, fill, stream)
-    except Skip as skip:
+    except (Skip, rung_peers.Missing) as skip:
         for result in results:
             result.skipped = str(skip)
         return results
@@ -1033,9 +1053,12 @@ def done_when(
             f"- {label}: {verdict(worst <= 2.0)} (finds one {fmt_us(rows[0].median_us)} us "
             f"[backlog], finds none {fmt_us(rows[1].median_us)} us [steady state], medians)"
         )
-    label = "compiled stopping >= 5x faster than the sorted-list strategy at n=1e5"
+    label = (
+        f"compiled stopping >= 5x faster than the {rung_peers.SYNE_TUNE_SORTED} SortedList "
+        "strategy at n=1e5"
+    )
     compiled = find(results, "compiled on_report", 10**5)
-    peer = find(results, "peer: sorted list + insort", 10**5)
+    peer = find(results, f"{rung_peers.SYNE_TUNE_SORTED} strategy: SortedList rung", 10**5)
     if compiled is None or peer is None:
         lines.append(f"- {label}: not measured")
     else:
@@ -1097,6 +1120,11 @@ def main(argv=None) -> int:
         help="what to measure (default: all)",
     )
     parser.add_argument("--output", help="also write the report (markdown) to this file")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also time the peers' own installed classes (pip install 'scheduler[peers]')",
+    )
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
 
@@ -1134,6 +1162,12 @@ def main(argv=None) -> int:
         if (compiled or not impl.compiled) and impl.workload in workloads
     ]
     snapshots = [s for s in SNAPSHOTS if (compiled or not s.compiled) and "snapshot" in workloads]
+    if not options.peers:
+        impls = [impl for impl in impls if not impl.peer]
+    for name, needs in rung_peers.PEER_PACKAGES.items():
+        wanted = options.peers or not needs.startswith("--peers")
+        if wanted and not rung_peers.installed_version(name):
+            print(f"{name} is not installed: skipping {needs}", file=sys.stderr)
     stream = np.random.default_rng([options.seed, 1]).random(settings.decisions).tolist()
     progress = sys.stderr
     load_before = load_average()
@@ -1198,9 +1232,9 @@ def main(argv=None) -> int:
             "Backlog: n entries reported in descending order without promote() (n/3 wait "
             "promotable), each step reports a reward below all of them: promote() always finds "
             "one. The last column counts the promote() calls of that kind in all runs (a kind "
-            "with none is left out; runs without one do not enter the median). The peer "
-            "never promotes at once (Syne Tune's scheduler pauses at every rung and asks later), "
-            "so it finds one in the steady state too.",
+            "with none is left out; runs without one do not enter the median). The peers "
+            "never promote at once (their schedulers pause at every rung and ask later), "
+            "so they find one in the steady state too.",
             "",
             timing_table([r for r in results if r.impl.workload == "promotion"], settings),
             "",
@@ -1237,12 +1271,10 @@ def main(argv=None) -> int:
     report = [
         "# Rung kernel benchmark",
         "",
-        f"Command: `{command_line('bench/rungs.py')}`",
-        "",
-        f"Machine: {machine_line()}; load average {load_before} before, {load_average()} after.",
+        results_header("bench/rungs.py", load_before, [f"peers: {rung_peers.versions_line()}"]),
         "",
         f"Compiled backend timed: {compiled_line}. "
-        f"Twin: {', '.join(b for b in backends if b.startswith('scheduler.'))}.",
+        f"Twin: {', '.join(b for b in backends if b.startswith('scheduler.kernels.twins.'))}.",
         "",
         f"Workload: rung 0 of levels {LEVELS}, quantile 1/3, mode {MODE!r} (promotion: "
         f"max_t {MAX_T}); n entries recorded first, then per run {settings.decisions:,} "
@@ -1254,8 +1286,8 @@ def main(argv=None) -> int:
         "Clocks: stopping rows time each batch of decisions with the CPU time of the "
         "benchmark thread (time.thread_time_ns), which leaves out time the process spends "
         "descheduled on a shared machine (equal to wall time on an idle one); the wall-clock "
-        "median is shown beside it. Per-report rows include the Python loop. promote() is "
-        "timed per call with perf_counter_ns minus its overhead "
+        "median is shown beside it. Per-report rows include the Python loop. promote() and "
+        "Optuna's own prune() are timed per call with perf_counter_ns minus its overhead "
         f"({settings.call_overhead_ns:.0f} ns); calls over {PREEMPTION_NS // 1000} us and "
         "100x the median call are preemptions and dropped (counted in the last column). "
         "Timer overheads subtracted per batch: "

@@ -4,7 +4,9 @@ FIFO, Hyperband (stopping and promotion, i.e. ASHA) and RL schedulers over one t
 runtime, with the rung logic compiled in Cython (``scheduler._rungs``). The API follows
 AutoGluon's ``core.scheduler``: decorate ``train_fn(args, reporter)`` with
 :func:`scheduler.args`, build a scheduler, ``run()``, ``join_jobs()``. Programs run as
-trials (:class:`scheduler.Command`) report with :func:`scheduler.report`.
+trials (:class:`scheduler.Command`) report with :func:`scheduler.report`. The spaces are
+also at the top level, as in AutoGluon: ``scheduler.Real``, ``Int``, ``Categorical``,
+``Bool``, ``Dict``, ``List``, and the ``obj`` / ``func`` decorators.
 
 ``scheduler.KERNEL_BACKEND`` tells which rung kernels are live: ``"cython"`` (the
 compiled ``scheduler._rungs``) or ``"python"`` (the twins, with ``SCHEDULER_NO_EXTENSIONS=1``).
@@ -34,17 +36,27 @@ __version__ = "0.1.0"
 __all__ = [
     "KERNEL_BACKEND",
     "Args",
+    "Bool",
+    "Categorical",
     "CheckpointError",
     "CheckpointInUseError",
     "Command",
+    "Dict",
+    "Evaluator",
     "FIFOScheduler",
     "HyperbandScheduler",
+    "Int",
     "JournalError",
+    "List",
     "RLScheduler",
+    "Real",
+    "Task",
     "TaskStopped",
     "TrialsFailedError",
     "args",
+    "func",
     "load",
+    "obj",
     "report",
     "save",
     "searchers",
@@ -57,6 +69,7 @@ _LAZY = {
     "Args": ("scheduler._decorator", "Args"),
     "args": ("scheduler._decorator", "args"),
     "Command": ("scheduler._command", "Command"),
+    "Evaluator": ("scheduler.facades", "Evaluator"),
     "FIFOScheduler": ("scheduler.facades", "FIFOScheduler"),
     "HyperbandScheduler": ("scheduler.facades", "HyperbandScheduler"),
     "RLScheduler": ("scheduler.facades", "RLScheduler"),
@@ -67,6 +80,10 @@ _LAZY = {
     "space": ("scheduler.space", None),
     "trial": ("scheduler.trial", None),
     "KERNEL_BACKEND": ("scheduler.kernels", "BACKEND"),
+    "Task": ("scheduler.facades", "Task"),
+    # AutoGluon's top-level aliases of the spaces (ag.Real, ag.Categorical, ...)
+    **{name: ("scheduler.space", name) for name in ("Bool", "Categorical", "Dict", "Int")},
+    **{name: ("scheduler.space", name) for name in ("List", "Real", "func", "obj")},
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -74,7 +91,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from scheduler._command import Command
     from scheduler._decorator import Args, args
     from scheduler.durability.persist import load, save
-    from scheduler.facades import FIFOScheduler, HyperbandScheduler, RLScheduler
+    from scheduler.facades import (
+        Evaluator,
+        FIFOScheduler,
+        HyperbandScheduler,
+        RLScheduler,
+        Task,
+    )
+    from scheduler.space import Bool, Categorical, Dict, Int, List, Real, func, obj
     from scheduler.trial import report
 
 

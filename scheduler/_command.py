@@ -28,13 +28,25 @@ with a hyperparameter name (and a hyperparameter name may not start with one):
     the program exits 0 the file is the task's final report. ``_score_key`` names the
     entry that holds the reward (Clara: ``_score_file="train_stats.json",
     _score_key="best_validation_metric"``); by default the file has the ``reward_attr``
-    key itself.
+    key itself. With a ``_score_key``, a report (a ``[scheduler]`` line or
+    ``scheduler.report``) that has no ``reward_attr`` entry takes its reward from the
+    ``_score_key`` entry too, so the program may use its own name for the score
+    throughout (``_score_key`` works without a ``_score_file``).
 ``_timeout``
     Seconds a task may run before it is stopped and fails (``max_task_time`` applies too).
 ``_kill_grace``
     Seconds between SIGTERM and SIGKILL when a task is stopped (default 5).
 ``_config_args``
-    Whether the config is appended as ``--name value`` arguments (default True).
+    Whether the config is appended as ``--name value`` arguments (default True). False
+    for a program that reads its config elsewhere (``SCHEDULER_CONFIG``, or a file
+    written for it, as Clara's executor writes the job's training config): nothing is
+    appended, and only ``{name}`` templates put values on the command line.
+``_merge_stderr``
+    Send the program's stderr into its stdout stream (default False): one log,
+    ``stdout.log``, holding both in the order they were written (Clara's ``log.txt``);
+    ``[scheduler]`` lines are read from that stream, and a failure quotes its last 20
+    lines instead of stderr's. (A report line must then be written in one piece: a
+    stderr write between its text and its newline would break it.)
 
 How the program gets its config: each entry (defaults overlaid with the task's config)
 becomes ``--name value`` after ``argv``, unless ``argv`` places it with a ``{name}``
@@ -76,6 +88,7 @@ _OPTIONS = {
     "timeout": None,
     "kill_grace": 5.0,
     "config_args": True,
+    "merge_stderr": False,
 }
 
 _formatter = string.Formatter()
@@ -217,8 +230,9 @@ class Command:
             "_timeout", options["timeout"], allow_zero=False, allow_none=True
         )
         options["kill_grace"] = _seconds("_kill_grace", options["kill_grace"], allow_zero=True)
-        if not isinstance(options["config_args"], bool):
-            raise ValueError(f"_config_args must be True or False, got {options['config_args']!r}")
+        for name in ("config_args", "merge_stderr"):
+            if not isinstance(options[name], bool):
+                raise ValueError(f"_{name} must be True or False, got {options[name]!r}")
         return options
 
     def update(self, **kwvars: Any) -> Command:

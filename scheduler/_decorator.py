@@ -13,7 +13,9 @@
 
 The runtime builds each task's ``args`` with :func:`make_task_args` (the defaults,
 overlaid with the config, plus ``task_id``, ``config_id``, ``scheduler.resume_from`` and
-``gpu_ids``) and calls ``train_fn(args, reporter)``. Undecorated functions are accepted
+``gpu_ids``); in the task's own process or thread, :func:`build_task_args` turns the
+nested configs in it into values (a ``Dict`` into an :class:`Args`, a searchable object
+into the object) and the task calls ``train_fn(args, reporter)``. Undecorated functions are accepted
 too: :func:`get_space` and :func:`get_defaults` give them an empty space and no defaults.
 """
 
@@ -26,22 +28,20 @@ import importlib
 import sys
 from collections.abc import (
     Callable,
-    ItemsView,
     Iterable,
-    Iterator,
-    KeysView,
     Mapping,
-    ValuesView,
 )
 from typing import Any
 
-from scheduler.space import Domain, SearchSpace
+from scheduler._args import Args
+from scheduler.space import Domain, SearchSpace, Space, contains_space, to_space
 
 __all__ = [
     "RESERVED_NAMES",
     "Args",
     "TrainFunction",
     "args",
+    "build_task_args",
     "get_defaults",
     "get_space",
     "make_task_args",
@@ -49,73 +49,6 @@ __all__ = [
 
 #: Names the runtime sets on every task's args; a train function may not declare them.
 RESERVED_NAMES = frozenset({"task_id", "config_id", "scheduler", "gpu_ids"})
-
-
-class Args:
-    """A namespace of arguments with attribute and item access.
-
-    ``args.lr`` and ``args['lr']`` are the same entry; ``'lr' in args``, iteration over
-    the names, ``len``, ``keys()``, ``values()``, ``items()``, ``get()`` and ``vars(args)``
-    work as for a dict. Picklable and copyable. An entry whose name is that of a method
-    (``get``, ``keys``, ...) is still reachable as ``args['get']``; attribute access
-    gives the entry.
-    """
-
-    def __init__(self, entries: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **kwargs: Any):
-        self.__dict__.update(dict(entries, **kwargs))
-
-    def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails, i.e. for a missing entry.
-        if name.startswith("__"):
-            raise AttributeError(name)
-        known = ", ".join(sorted(self.__dict__)) or "none"
-        raise AttributeError(f"args has no entry {name!r} (entries: {known})")
-
-    def __getitem__(self, name: str) -> Any:
-        return self.__dict__[name]
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        self.__dict__[name] = value
-
-    def __delitem__(self, name: str) -> None:
-        del self.__dict__[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.__dict__
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self.__dict__))
-
-    def __len__(self) -> int:
-        return len(self.__dict__)
-
-    def keys(self) -> KeysView[str]:
-        return self.__dict__.keys()
-
-    def values(self) -> ValuesView[Any]:
-        return self.__dict__.values()
-
-    def items(self) -> ItemsView[str, Any]:
-        return self.__dict__.items()
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.__dict__.get(name, default)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A shallow copy as a plain dict (nested Args become dicts too)."""
-        return {k: v.to_dict() if isinstance(v, Args) else v for k, v in self.__dict__.items()}
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Args):
-            return self.__dict__ == other.__dict__
-        if isinstance(other, Mapping):
-            return self.__dict__ == dict(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Args({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
 
 
 def _entries(value: Any, what: str) -> dict[str, Any]:
@@ -142,7 +75,14 @@ def _entries(value: Any, what: str) -> dict[str, Any]:
 
 
 def _default_of(value: Any) -> Any:
-    return value.default if isinstance(value, Domain) else value
+    """The default of an argument: a leaf domain's default value, a nested space's
+    default config (nothing is constructed at decoration time), or the constant."""
+    value = to_space(value)
+    if isinstance(value, Domain) and not getattr(value, "has_spaces", False):
+        return value.default
+    if isinstance(value, Space):
+        return value.default_config()
+    return value
 
 
 class TrainFunction:
@@ -156,7 +96,8 @@ class TrainFunction:
         The defaults: ``default`` overlaid with the keyword arguments, each search space
         replaced by its default value.
     space : SearchSpace
-        The searchable entries (those whose value is a :class:`~scheduler.space.Domain`).
+        The searchable entries: those whose value is a space (a domain, a ``Dict``,
+        ``List`` or searchable object), or a dict or list holding one (a nested space).
     kwvars : dict
         The keyword arguments as given (and as changed by :meth:`update`).
     default : dict
@@ -195,11 +136,11 @@ class TrainFunction:
         for name, value in kwvars.items():
             self.args[name] = _default_of(value)
         merged = {**self.default, **self.kwvars}
-        self.space = SearchSpace({k: v for k, v in merged.items() if isinstance(v, Domain)})
+        self.space = SearchSpace({k: v for k, v in merged.items() if contains_space(v)})
         return self
 
     @property
-    def kwspaces(self) -> dict[str, Domain]:
+    def kwspaces(self) -> dict[str, Space]:
         """The searchable entries, ``{name: domain}`` (AutoGluon's name)."""
         return dict(self.space.domains)
 
@@ -208,7 +149,9 @@ class TrainFunction:
 
     def __repr__(self) -> str:
         entries = ", ".join(f"{k}={v!r}" for k, v in {**self.default, **self.kwvars}.items())
-        return f"<train function {self.__qualname__}({entries})>"
+        # the wrapped callable's name (a functools.partial or a callable object has none)
+        name = getattr(self.fn, "__qualname__", None) or repr(self.fn)
+        return f"<train function {name}({entries})>"
 
     def __reduce__(self) -> tuple[Any, ...]:
         state = (self.default, self.kwvars, dict(self.args.items()))
@@ -254,15 +197,19 @@ def _load_by_name(
     return _rebuild(fn, default, kwvars, values)
 
 
-def args(default: Mapping[str, Any] | argparse.Namespace | None = None, **kwvars: Any) -> Any:
+def args(
+    default: Mapping[str, Any] | argparse.Namespace | Callable[..., Any] | None = None,
+    **kwvars: Any,
+) -> Any:
     """Decorate a training function with its default arguments and search spaces.
 
     Parameters
     ----------
-    default : dict or argparse.Namespace, optional
+    default : dict, argparse.Namespace or callable, optional
         Defaults, overridden by the keyword arguments.
     **kwvars
-        ``name=value``: a constant, or a :class:`~scheduler.space.Domain` to search.
+        ``name=value``: a constant, or a space to search (a domain, a ``Dict``, ``List``
+        or searchable object, or a dict or list holding spaces: a nested space).
 
     Returns
     -------
@@ -365,4 +312,21 @@ def make_task_args(
     task_args.config_id = config_id
     task_args.scheduler = Args(resume_from=resume_from)
     task_args.gpu_ids = [int(gpu) for gpu in gpu_ids]
+    return task_args
+
+
+def build_task_args(train_fn: Callable[..., Any], task_args: Args) -> Args:
+    """``task_args`` with the nested configs of ``train_fn``'s space built (in place).
+
+    Called on the task side, right before ``train_fn(args, reporter)``: a ``Dict``'s
+    config becomes an :class:`Args`, a ``List``'s a list, a searchable object's the
+    object (constructed here, once per task), a Categorical's choice that is not JSON
+    data the choice itself. Plain numbers and JSON choices are left as they are, and so
+    is any value that is not in config form (an override given directly).
+    """
+    space = get_space(train_fn)
+    if not space.needs_build:
+        return task_args
+    for name, value in space.build({n: task_args[n] for n in space if n in task_args}).items():
+        task_args[name] = value
     return task_args

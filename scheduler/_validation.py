@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, Literal, TypeGuard, overload
 
 import numpy as np
 
@@ -26,13 +26,14 @@ __all__ = [
 ]
 
 
-def is_integer(value: Any) -> bool:
-    """An integral number that is not a bool."""
+def is_integer(value: Any) -> TypeGuard[int]:
+    """An integral number that is not a bool (to a type checker: an int)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def is_real(value: Any) -> bool:
-    """A real number (int, float, numpy scalar) that is not a bool."""
+def is_real(value: Any) -> TypeGuard[float]:
+    """A real number (int, float, numpy scalar) that is not a bool (to a type checker:
+    a float)."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
@@ -43,6 +44,10 @@ def integer(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+@overload
+def positive_int(name: str, value: Any, *, allow_none: Literal[False] = False) -> int: ...
+@overload
+def positive_int(name: str, value: Any, *, allow_none: bool) -> int | None: ...
 def positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | None:
     """``value`` as an int >= 1 (or None when ``allow_none``)."""
     if value is None and allow_none:
@@ -52,6 +57,10 @@ def positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | No
     return int(value)
 
 
+@overload
+def positive_number(name: str, value: Any, *, allow_none: Literal[False] = False) -> float: ...
+@overload
+def positive_number(name: str, value: Any, *, allow_none: bool) -> float | None: ...
 def positive_number(name: str, value: Any, *, allow_none: bool = False) -> float | None:
     """``value`` as a float > 0 (or None when ``allow_none``)."""
     if value is None and allow_none:

@@ -1,10 +1,11 @@
 """Brute-force oracles for the rung kernels, written from the contract alone.
 
-They follow ``/work/notes/kernel_spec.md`` and DESIGN.md §4 literally and never import
-``scheduler.kernels.twins`` or ``_rungs``: levels by an integer loop, stopping cutoffs by
-calling ``numpy.percentile`` on a plain list per decision, promotion ranks by sorting
-every entry of the rung per decision (the bracket sampler's splitmix64 oracle lives in
-``test_rungs_brackets.py``). Slow on purpose; only for tests.
+They follow DESIGN.md section 4 (the rung semantics both kernel backends implement)
+literally and never import ``scheduler.kernels.twins`` or ``_rungs``: levels by an
+integer loop, stopping cutoffs by calling ``numpy.percentile`` on a plain list per
+decision, promotion ranks by sorting every entry of the rung per decision (the bracket
+sampler's splitmix64 oracle lives in ``test_rungs_brackets.py``). Slow on purpose; only
+for tests.
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ def test_command_carries_space_and_defaults_like_args():
         (["x"], {"_kill_grace": -1}, "_kill_grace must be a number of seconds >= 0, got -1"),
         (["x"], {"_env": {"A": 1}}, "_env must be a dict of str to str"),
         (["x"], {"_copy_from": "/no/such/folder"}, "_copy_from must be an existing folder"),
+        (["x"], {"_merge_stderr": "yes"}, "_merge_stderr must be True or False, got 'yes'"),
         (["x"], {"task_id": 3}, "'task_id' is reserved"),
         (["x", "{lr!r}"], {}, "a template field must be a plain name"),
         (["x", "{lr"], {}, "is not a valid template"),
@@ -186,6 +187,64 @@ def test_stdout_lines_report_and_other_output_goes_to_the_log(tmp_path):
     logs = tmp_path / "out" / "latest" / "tasks" / "0"
     assert "training epoch 2" in (logs / "stdout.log").read_text()
     assert (logs / "stderr.log").read_text() == "a warning\n"
+
+
+def test_merge_stderr_logs_both_streams_in_one_and_quotes_them_on_failure(tmp_path):
+    script = tmp_path / "train.sh"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            #!/bin/sh
+            echo "out 1"
+            echo "err 1" >&2
+            echo '[scheduler] {"epoch": 1, "acc": 0.5}'
+            echo "err 2" >&2
+            exit 4
+            """
+        )
+    )
+    script.chmod(0o755)
+    cmd = sch.Command([str(script)], _merge_stderr=True, _score_key="acc")
+    s = _fifo(cmd, num_trials=1, output_dir=tmp_path / "out")
+    _run(s)
+    (record,) = _records(s)
+    assert record.status == "failed"
+    assert "exited with code 4; output (last 4 lines):" in record.reason
+    assert "out 1\nerr 1\n[scheduler]" in record.reason
+    # the report's reward came from its _score_key entry
+    assert [(r["epoch"], r["accuracy"]) for r in s.training_history[0]] == [(1, 0.5)]
+    logs = tmp_path / "out" / "latest" / "tasks" / "0"
+    assert (logs / "stdout.log").read_text().splitlines()[:2] == ["out 1", "err 1"]
+    assert not (logs / "stderr.log").exists()
+
+
+def test_command_task_writes_the_logs_it_is_given_and_echoes_them(tmp_path):
+    from scheduler._decorator import Args
+    from scheduler.runtime.backends.base import RETURNED, TaskSpec
+    from scheduler.runtime.backends.command import CommandTask
+
+    spec = TaskSpec(
+        task_id=0,
+        args=Args(x=1),
+        reward_attr="accuracy",
+        time_attr="epoch",
+        require_time=False,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+    )
+    cmd = sch.Command(["sh", "-c", "echo one; echo two >&2"], _config_args=False)
+    shown = []
+    task = CommandTask(
+        cmd,
+        spec,
+        lambda result: "continue",
+        stdout_path=str(tmp_path / "logs" / "out.txt"),
+        stderr_path=str(tmp_path / "logs" / "err.txt"),
+        echo=shown.append,
+    )
+    assert task.run().kind == RETURNED
+    assert (tmp_path / "logs" / "out.txt").read_text() == "one\n"
+    assert (tmp_path / "logs" / "err.txt").read_text() == "two\n"
+    assert b"".join(shown) == b"one\n"
 
 
 def test_score_file_is_the_final_report(tmp_path):

@@ -342,3 +342,21 @@ def test_closure_cloudpickle_round_trip_in_a_fresh_interpreter():
         "'depth':",
         "1}",
     ]
+
+
+def test_repr_of_a_decorated_callable_without_a_name():
+    """A functools.partial (or any callable object) has no __qualname__ to copy."""
+
+    def fit(args, reporter, scale=1.0):
+        pass
+
+    train_fn = scheduler.args(lr=0.1)(functools.partial(fit, scale=2.0))
+    assert repr(train_fn).startswith("<train function functools.partial(")
+    assert repr(train_fn).endswith("(lr=0.1)>")
+
+
+def test_attribute_assignment_sets_an_entry():
+    task_args = scheduler.Args(lr=0.1)
+    task_args.lr = 0.2
+    task_args.epochs = 3
+    assert task_args["lr"] == 0.2 and dict(task_args.items()) == {"lr": 0.2, "epochs": 3}

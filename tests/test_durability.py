@@ -654,7 +654,7 @@ def _report_index(lines: list[bytes]) -> int:
         ("gap", r"line \d+: event seq \d+ where \d+ was expected"),
         ("checksum", r"is damaged at line \d+: checksum mismatch"),
         ("bytes", r"is damaged at line \d+"),
-        ("epoch_as_text", r"line \d+: field 'result.epoch' must be an integer >= 1"),
+        ("epoch_as_text", r"line \d+: field 'result.epoch' must be an integer >= 0"),
         ("decision", r"line \d+: field 'decision' must be one of"),
         ("task_id", r"line \d+: field 'task_id' must be an integer >= 0"),
         ("status", r"line \d+: field 'status' must be one of"),

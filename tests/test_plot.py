@@ -17,8 +17,9 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from scheduler.results import _plot_output
 from scheduler.results.history import History
-from scheduler.results.plot import MAX_LEGEND_CONFIGS, plot_training_curves
+from scheduler.results.plot import MAX_HIGHLIGHTED, plot_training_curves
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -54,12 +55,13 @@ def task_lines(fig):
 
 
 def end_markers(fig):
-    ax = fig.axes[0]
-    return {
-        c.get_gid()[4:]: c.get_offsets()
-        for c in ax.collections
-        if (c.get_gid() or "").startswith("end-")
-    }
+    """Status -> marker offsets, over the best/end/faint layers."""
+    merged = {}
+    for c in fig.axes[0].collections:
+        layer, _, status = (c.get_gid() or "").partition("-")
+        if layer in ("best", "end", "faint"):
+            merged.setdefault(status, []).extend(map(tuple, c.get_offsets()))
+    return {status: np.array(points) for status, points in merged.items()}
 
 
 def legend_texts(fig):
@@ -124,7 +126,7 @@ def test_end_markers_per_status():
     paths = {
         status: c.get_paths()[0].vertices.tobytes()
         for c in fig.axes[0].collections
-        if (status := (c.get_gid() or "")[4:]) in markers
+        if (status := (c.get_gid() or "").partition("-")[2]) in markers
     }
     assert len(set(paths.values())) == len(paths)
     texts = [t for group in legend_texts(fig) for t in group]
@@ -133,17 +135,17 @@ def test_end_markers_per_status():
     assert "replayed reports" in texts
 
 
-def test_config_legend_is_capped():
+def test_config_legend_lists_the_highlighted_configs_then_the_rest():
     h = History("acc", "epoch")
-    n = MAX_LEGEND_CONFIGS + 5
+    n = MAX_HIGHLIGHTED + 5
     for i in range(n):
         task(h, i, i, [1, 2], "stopped")
     fig = plot_training_curves(h)
     config_legend = fig.legends[0]
     texts = [t.get_text() for t in config_legend.get_texts()]
-    assert len(texts) == MAX_LEGEND_CONFIGS + 1
-    assert texts[-1] == "+5 more"
-    assert texts[0].startswith(f"#{n - 1} ")  # best first
+    assert len(texts) == MAX_HIGHLIGHTED + 1
+    assert texts[-1] == "5 other configs"
+    assert texts[0].startswith(f"#{n - 1} (task {n - 1}) ")  # best first
     assert len(task_lines(fig)) == n
 
 
@@ -222,7 +224,7 @@ def test_mode_min_and_numpy_values():
     h.end_task(0, "stopped", end_time=1.0)
     fig = plot_training_curves(h)
     assert fig.axes[0].get_ylabel() == "loss (lower is better)"
-    assert "#0  0.5 @1  lr=0.1" in legend_texts(fig)[0]
+    assert "#0 (task 0)  0.5 @1\n  lr=0.1" in legend_texts(fig)[0]
 
 
 def test_plot_false_touches_no_pyplot_state():
@@ -233,6 +235,7 @@ def test_plot_false_touches_no_pyplot_state():
 
 def test_plot_true_shows_the_figure(monkeypatch):
     shown = []
+    monkeypatch.setattr(_plot_output, "interactive_backend", lambda: True)
     monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(plt.get_fignums()))
     fig = plot_training_curves(mixed_history(), plot=True)
     try:
@@ -259,3 +262,6 @@ def test_plot_true_without_a_display_selects_agg_silently(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().lower() == "agg"
+    # nothing to show it on: saved, and the log says where
+    assert (tmp_path / "training_curves.png").read_bytes()[:8] == PNG_MAGIC
+    assert f"saved to {tmp_path / 'training_curves.png'}" in done.stderr

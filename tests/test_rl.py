@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -115,17 +116,17 @@ def drive(policy, objective, num_trials, *, seed=0, fail=lambda config_id: False
 
 
 class Recorder:
-    """Wraps a controller's update to record the batches it learns from."""
+    """Wraps a controller's learn() to record the batches it learns from."""
 
     def __init__(self, controller):
         self.calls = []
-        update = controller.update
+        learn = controller.learn
 
         def recorded(actions, rewards):
             self.calls.append(([list(a) for a in actions], [float(r) for r in rewards]))
-            return update(actions, rewards)
+            return learn(actions, rewards)
 
-        controller.update = recorded
+        controller.learn = recorded
 
 
 # --------------------------------------------------------------------------------------
@@ -214,9 +215,9 @@ def test_controller_is_seeded():
 def test_baseline_starts_at_first_reward_and_is_an_ema():
     ctl = RLController(MIXED, hidden_size=4, ema_baseline_decay=0.5)
     assert ctl.baseline is None
-    ctl.update([ctl.sample()], [2.0])
+    ctl.learn([ctl.sample()], [2.0])
     assert ctl.baseline == 2.0
-    ctl.update([ctl.sample(), ctl.sample()], [4.0, 0.0])
+    ctl.learn([ctl.sample(), ctl.sample()], [4.0, 0.0])
     assert ctl.baseline == pytest.approx((0.5 * 2.0 + 0.5 * 4.0) * 0.5 + 0.0)
     assert ctl.num_updates == 2
 
@@ -226,7 +227,7 @@ def test_first_update_has_zero_advantage():
     entropy term; with entropy_weight=0 the weights do not move."""
     ctl = RLController(MIXED, hidden_size=4)
     before = ctl.state_dict()["params"]
-    ctl.update([ctl.sample()], [1.0])
+    ctl.learn([ctl.sample()], [1.0])
     assert ctl.state_dict()["params"] == before
 
 
@@ -234,15 +235,15 @@ def test_controller_state_round_trip_is_exact():
     ctl = RLController(MIXED, hidden_size=8, lr=0.05, random_seed=2)
     for _ in range(3):
         batch = [ctl.sample() for _ in range(2)]
-        ctl.update(batch, [float(sum(a)) for a in batch])
+        ctl.learn(batch, [float(sum(a)) for a in batch])
     state = json.loads(json.dumps(ctl.state_dict()))
     twin = RLController(MIXED, hidden_size=8, lr=0.05, random_seed=99)
     twin.load_state_dict(state)
     assert twin.baseline == ctl.baseline and twin.num_updates == ctl.num_updates
     samples = [ctl.sample() for _ in range(4)]
     assert [twin.sample() for _ in range(4)] == samples
-    ctl.update(samples, [1.0, 2.0, 3.0, 4.0])
-    twin.update(samples, [1.0, 2.0, 3.0, 4.0])
+    ctl.learn(samples, [1.0, 2.0, 3.0, 4.0])
+    twin.learn(samples, [1.0, 2.0, 3.0, 4.0])
     for name in ctl.params:
         assert np.array_equal(ctl.params[name], twin.params[name]), name
     assert twin.state_dict() == ctl.state_dict()
@@ -262,7 +263,7 @@ def test_empty_space():
     ctl = RLController(space.SearchSpace(), hidden_size=4)
     assert ctl.sample() == []
     assert ctl.config_from_actions([]) == {}
-    assert ctl.update([[]], [1.0]) == 0.0
+    assert ctl.learn([[]], [1.0]) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -279,6 +280,95 @@ def test_empty_space():
 def test_controller_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RLController(MIXED, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# the controller as a searcher (get_config / update / state_dict)
+
+
+def test_controller_is_a_searcher_told_on_replay():
+    from scheduler.searchers import BaseSearcher, RandomSearcher
+
+    ctl = RLController(TOY, hidden_size=4, num_bins=4)
+    assert isinstance(ctl, BaseSearcher)
+    assert RLController.deterministic_replay is False
+    assert RandomSearcher.deterministic_replay is True
+
+
+def test_searcher_interface_steps_once_per_finite_result():
+    ctl = RLController(TOY, hidden_size=4, num_bins=4, random_seed=3)
+    recorder = Recorder(ctl)
+    configs = [ctl.get_config() for _ in range(4)]
+    for config in configs:
+        assert ctl.config_from_actions(ctl.actions_from_config(config)) == config
+        ctl.register_pending(config)
+    ctl.update(configs[0], 0.5)
+    ctl.update(config=configs[1], accuracy=0.25, epoch=3)  # AutoGluon's call, reward_attr
+    ctl.update(configs[2], float("nan"))  # diverged: no gradient
+    ctl.evaluation_failed(configs[3])  # failed: no gradient
+    assert recorder.calls == [
+        ([ctl.actions_from_config(configs[0])], [0.5]),
+        ([ctl.actions_from_config(configs[1])], [0.25]),
+    ]
+    assert ctl.num_updates == 2 and ctl.baseline is not None
+    assert ctl.pending_configs() == [] and ctl.num_failed == 1
+    assert ctl.get_best_config() == configs[0] and ctl.get_best_reward() == 0.5
+
+
+def test_searcher_interface_negates_rewards_for_min():
+    ctl = RLController(TOY, hidden_size=4, num_bins=4, reward_attr="loss", mode="min")
+    recorder = Recorder(ctl)
+    config = ctl.get_config()
+    ctl.update(config, loss=2.0)
+    assert recorder.calls == [([ctl.actions_from_config(config)], [-2.0])]
+    assert ctl.get_best_reward() == 2.0
+
+
+def test_fifo_policy_over_the_controller_learns():
+    """The controller through the generic searcher interface (FIFOPolicy: get_config,
+    register_pending, update on task end) is asynchronous REINFORCE."""
+    from scheduler.schedulers.fifo import FIFOPolicy
+
+    ctl = RLController(TOY, hidden_size=32, num_bins=4, lr=3e-3, random_seed=0)
+    policy = FIFOPolicy(ctl, reward_attr="accuracy")
+    initial = ctl.probability(TOY_BEST)
+    rng = np.random.default_rng(0)
+    for task_id in range(300):
+        suggestion = drive_suggest(policy)
+        policy.on_task_start(task_id, suggestion)
+        accuracy = toy_objective(suggestion.config, rng)
+        policy.on_task_end(task_id, "completed", {"accuracy": accuracy, "epoch": 1})
+        flush_feedback(policy)  # the runtime delivers the searcher calls FIFO queued
+    assert ctl.num_updates == 300 and not policy.exhausted
+    assert ctl.probability(TOY_BEST) >= 5 * initial
+
+
+def test_searcher_state_round_trip_gives_the_same_next_configs():
+    ctl = RLController(TOY, hidden_size=8, num_bins=4, lr=0.05, random_seed=4)
+    for _ in range(5):
+        config = ctl.get_config()
+        ctl.update(config, float(len(str(config))))
+    pending = ctl.get_config()
+    ctl.register_pending(pending)
+    state = json.loads(json.dumps(ctl.state_dict()))
+    twin = RLController(TOY, hidden_size=8, num_bins=4, lr=0.05, random_seed=99)
+    twin.load_state_dict(state)
+    assert twin.state_dict() == ctl.state_dict()
+    assert twin.pending_configs() == [pending]
+    assert [twin.get_config() for _ in range(3)] == [ctl.get_config() for _ in range(3)]
+
+
+def test_a_refused_state_changes_nothing():
+    ctl = RLController(TOY, hidden_size=4, num_bins=4, random_seed=1)
+    ctl.update(ctl.get_config(), 1.0)
+    before = ctl.state_dict()
+    for other, message in [
+        (RLController(TOY, hidden_size=4, num_bins=4, mode="min"), "mode must be 'max'"),
+        (RLController(MIXED, hidden_size=4, num_bins=4), "space must be"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            ctl.load_state_dict(other.state_dict())
+        assert ctl.state_dict() == before
 
 
 # --------------------------------------------------------------------------------------
@@ -600,9 +690,15 @@ print(json.dumps({"policy": s.policy.state_dict(), "controller": s.controller.st
 def _script(tmp_path, *argv):
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT)
+    # This checkout's package, not whichever one is installed.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    )
     return subprocess.run(
         [sys.executable, str(script), *argv],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -95,7 +95,7 @@ BAD_REPORTS = {
     "None reward": (dict(epoch=1, accuracy=None), "must be a real number, got None"),
     "string reward": (dict(epoch=1, accuracy="high"), "must be a real number, got 'high'"),
     "float time": (dict(epoch=1.5, accuracy=0.1), "must be a positive integer, got 1.5"),
-    "zero time": (dict(epoch=0, accuracy=0.1), "counting from 1), got 0"),
+    "negative time": (dict(epoch=-1, accuracy=0.1), "must be an integer >= 0, got -1"),
 }
 
 
@@ -129,7 +129,23 @@ def swallow_fn(args, reporter):
 @sch.args(x=sch.space.Int(0, 1000))
 def gpu_fn(args, reporter):
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    reporter(epoch=1, accuracy=0.5, visible=visible, gpu_ids=list(args.gpu_ids))
+    began = time.time()
+    time.sleep(0.3)  # long enough for the two workers' tasks to overlap
+    reporter(
+        epoch=1,
+        accuracy=0.5,
+        visible=visible,
+        gpu_ids=list(args.gpu_ids),
+        began=began,
+        ended=time.time(),
+    )
+
+
+@sch.args(x=sch.space.Int(0, 1000), epochs=2)
+def threshold_fn(args, reporter):
+    # only task 3 reaches max_reward (0.9)
+    for e in range(1, args.epochs + 1):
+        reporter(epoch=e, accuracy=0.9 if args.task_id == 3 else 0.1)
 
 
 # -- tests -----------------------------------------------------------------------------
@@ -239,9 +255,21 @@ def test_time_out_stops_running_jobs_at_next_report(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_max_reward_stops_launching(backend):
-    s = _fifo(good_fn, backend, num_trials=50, max_reward=0.5)
+    """One worker: tasks 0-2 stay below max_reward and the next one is started; task 3
+    reaches it, runs to its end (max_reward stops launches, not running tasks), and no
+    task is started after it."""
+    s = _fifo(
+        threshold_fn,
+        backend,
+        num_trials=50,
+        max_reward=0.9,
+        total_resources={"num_cpus": 1, "num_gpus": 0},
+    )
     _run(s)
-    assert len(s.history.tasks) < 50
+    assert sorted(s.history.tasks) == [0, 1, 2, 3]
+    assert _statuses(s) == ["completed"] * 4
+    assert [row["epoch"] for row in s.training_history[3]] == [1, 2]
+    assert s.get_best_reward() == 0.9
 
 
 def test_ctrl_c_in_driver_stops_tasks_and_returns_control():
@@ -265,13 +293,22 @@ def test_gpu_ids_and_cuda_visible_devices():
         total_resources={"num_cpus": 2, "num_gpus": 2},
     )
     _run(s)
-    seen = set()
-    for rows in s.training_history.values():
-        (row,) = rows
+    rows = []
+    for task_rows in s.training_history.values():
+        (row,) = task_rows
         assert row["visible"] == ",".join(str(i) for i in row["gpu_ids"])
-        assert len(row["gpu_ids"]) == 1
-        seen.add(row["gpu_ids"][0])
-    assert seen <= {0, 1}
+        assert len(row["gpu_ids"]) == 1 and row["gpu_ids"][0] in (0, 1)
+        rows.append(row)
+    assert len(rows) == 4
+    overlapping = [
+        (a, b)
+        for i, a in enumerate(rows)
+        for b in rows[i + 1 :]
+        if a["began"] < b["ended"] and b["began"] < a["ended"]
+    ]
+    assert overlapping, "no two tasks ran at the same time: the test checked nothing"
+    for a, b in overlapping:  # two tasks running at once never share a GPU
+        assert a["gpu_ids"] != b["gpu_ids"], (a, b)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -395,7 +432,7 @@ def test_autogluon_save_load_state_dict_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(dist_ip_addrs=["10.0.0.2"]), "dist_ip_addrs (remote machines) is not supported"),
+        (dict(dist_ip_addrs=["10.0.0.2"]), "dist_ip_addrs: remote machines are run by the Ray"),
         (
             dict(constraint_attr="latency"),
             "constraint_attr='latency' needs constrained Bayesian optimization: "

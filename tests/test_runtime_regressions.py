@@ -111,8 +111,11 @@ def test_time_out_stops_promotions_too():
     assert late == []
 
 
-def test_a_raising_callback_does_not_end_the_run():
+def test_a_raising_callback_does_not_end_the_run(caplog):
+    calls = []  # (reports per task seen by the callback, start time) per call
+
     def callback(history, start):
+        calls.append(({task_id: len(rows) for task_id, rows in history.items()}, start))
         raise KeyError("oops")
 
     s = _fifo(
@@ -122,9 +125,17 @@ def test_a_raising_callback_does_not_end_the_run():
         training_history_callback=callback,
         training_history_callback_delta_secs=0.01,
     )
-    s.run()
-    assert s.join_jobs(timeout=30)
+    with caplog.at_level("ERROR", logger="scheduler"):
+        s.run()
+        assert s.join_jobs(timeout=30)
     assert [r.status for r in s.history.tasks.values()] == ["completed"] * 4
+    # it ran (and raised) every time, the last call after the run saw every report
+    assert calls, "the callback never ran"
+    reports = {task_id: len(rows) for task_id, rows in s.training_history.items()}
+    assert calls[-1][0] == reports and len(reports) == 4
+    assert all(start == s._runner._start_wall for _, start in calls)
+    raised = [r for r in caplog.records if "training_history_callback raised" in r.message]
+    assert len(raised) == len(calls)
 
 
 def test_a_worker_that_fails_to_start_takes_no_siblings_with_it(monkeypatch):

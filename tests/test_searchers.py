@@ -284,7 +284,7 @@ def test_searcher_argument_validation(kwargs, message):
 def test_searcher_accepts_a_dict_space_and_rejects_others():
     searcher = RandomSearcher({"x": Int(0, 2), "epochs": 3})
     assert searcher.space.hyperparameters == ("x",)
-    with pytest.raises(ValueError, match="space must be a SearchSpace or a dict"):
+    with pytest.raises(ValueError, match="space must be a SearchSpace, a dict of spaces or a"):
         RandomSearcher([Int(0, 2)])
     with pytest.raises(NotImplementedError):
         BaseSearcher(SMALL).get_config()
@@ -301,7 +301,15 @@ def test_state_with_unhashable_and_object_choices_is_json():
         searcher.update(config, 1.0)
     restored = RandomSearcher(space)
     restored.load_state_dict(json_round_trip(searcher.state_dict()))
-    assert restored.get_best_config()["c"] is space["c"].data[0]  # decoded by index
+    # Configs are JSON data: an object choice is its index, a tuple inside a choice a
+    # list; building the config gives the choice itself back (a copy of it).
+    best = restored.get_best_config()
+    assert best == {"c": {"choice": 0}} == searcher.get_best_config()
+    assert isinstance(space.build(best)["c"], Opaque)
+    assert {space.config_key(c) for c in drain(RandomSearcher(space))} == {
+        space.config_key(c) for c in ({"c": {"choice": 0}}, {"c": [1, 2]}, {"c": {"x": [1, 2]}})
+    }
+    assert space.build({"c": {"x": [1, 2]}}) == {"c": {"x": (1, 2)}}
     assert restored.get_config() is None
 
 

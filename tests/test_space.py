@@ -129,7 +129,10 @@ def test_int_accepts_integral_floats():
             lambda: Categorical([1], [1]),
             r"Categorical: choices must be distinct, got \[1\] at positions 0 and 1",
         ),
-        (lambda: Categorical("a", Real(0, 1)), "nested search spaces are not supported"),
+        (
+            lambda: Categorical(Real(0, 1), Real(0, 1)),
+            r"Categorical: choices must be distinct, got Real\(lower=0.0, upper=1.0\)",
+        ),
         (lambda: Real(0, 1).grid(0), "Real.grid: num_points must be >= 1, got 0"),
         (lambda: Int(0, 1).grid(2.5), "Int.grid: num_points must be an integer >= 1, got 2.5"),
         (lambda: Bool().grid(-1), "Bool.grid: num_points must be >= 1, got -1"),

@@ -1,7 +1,11 @@
-"""Private compiled rung kernels of ``scheduler``.
+"""The bottom layer: the compiled (Cython) rung kernels of ``scheduler``, private.
 
-Import them through :mod:`scheduler.kernels`, which honours
-``SCHEDULER_NO_EXTENSIONS``. Modules: ``levels`` (rung levels and quantiles),
-``stopping`` (stopping rung system), ``promotion`` (promotion rung system, ASHA),
-``brackets`` (Hyperband bracket sampler).
+Modules: ``levels`` (rung levels and quantiles), ``stopping`` (stopping rung system),
+``promotion`` (promotion rung system, ASHA), ``brackets`` (Hyperband bracket sampler);
+each a ``.pyx`` with its ``.pxd`` (state) and ``.pyi`` (stubs, checked by
+``mypy.stubtest``), built by ``setup.py``. Import them through
+:mod:`scheduler.kernels`, which honours ``SCHEDULER_NO_EXTENSIONS``.
+
+May import (and cimport) nothing of ``scheduler`` but its own modules, and no thread,
+process or I/O module (checked by import-linter).
 """

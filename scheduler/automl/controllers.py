@@ -286,7 +286,7 @@ class ReinforcementController(_Rounds):
         if actions is not None and outcome.succeeded:
             self._scored.append((actions, float(outcome.score)))
         if not self._batch and self._scored:
-            self.controller.update([a for a, _ in self._scored], [s for _, s in self._scored])
+            self.controller.learn([a for a, _ in self._scored], [s for _, s in self._scored])
             self.num_updates += 1
             self._scored = []
 

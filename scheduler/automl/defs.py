@@ -86,6 +86,8 @@ class ContextKey:
     REPORT = "_report"
     #: the reports the job sent, in order (list of dicts)
     JOB_REPORTS = "_jobReports"
+    #: the runtime's id of the job's config (stable across pauses and promotions)
+    CONFIG_ID = "_configId"
     #: a folder per recommended config that survives pauses (promotion-type Hyperband)
     CHECKPOINT_DIR = "_checkpointDir"
     #: the epoch a promoted config resumes from (None for a fresh start)

@@ -511,6 +511,7 @@ class Engine:
         ctx.set_prop(ContextKey.WORKER_NAME, worker.name)
         ctx.set_prop(ContextKey.GPUS, list(worker.gpus))
         ctx.set_prop(ContextKey.GPU_STRING, worker.gpu_list_string())
+        ctx.set_prop(ContextKey.CONFIG_ID, config_id)
         ctx.set_prop(ContextKey.CHECKPOINT_DIR, _runtime.checkpoint_dir(self._runner, config_id))
         ctx.set_prop(ContextKey.RESUME_FROM, resume_from)
         ctx.set_prop(ContextKey.JOB_REPORTS, job.reports)

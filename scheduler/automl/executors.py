@@ -9,37 +9,59 @@
   (``MMAR_ROOT`` set to the job folder, ``CUDA_VISIBLE_DEVICES`` to the worker's GPUs)
   and returns ``best_validation_metric`` from the job folder's ``train_stats.json``.
   A non-zero exit or a missing or unreadable stats file fails the job (score -1e6) and
-  the run goes on. ``abort`` kills the command's whole process group.
+  the run goes on. ``abort`` SIGTERMs the command's whole process group at once, and
+  SIGKILLs it after ``kill_grace``.
 
-  Lines ``[scheduler] {"epoch": 3, "best_validation_metric": 0.8}`` that the command
-  prints are reports (``score`` is taken from the score key when absent): a Hyperband
-  controller decides on them, and a stop or pause kills the command.
+  The command runs through the command backend
+  (:class:`~scheduler.runtime.backends.command.CommandTask` of a
+  :class:`scheduler.Command` built for the job), as any ``Command`` trial does: its
+  own process group, nothing it started left running once it ended, its stdout and
+  stderr merged into the job folder's ``log.txt``. It gets no hyperparameters on its
+  command line: the applied config is in the job folder. Lines
+  ``[scheduler] {"epoch": 3, "best_validation_metric": 0.8}`` that it prints, and
+  ``scheduler.report(...)`` calls of a Python training script, are reports (``score``
+  is taken from the score key when absent): a Hyperband controller decides on them, and
+  a stop or pause ends the command (SIGTERM, SIGKILL after ``kill_grace``).
 
   The command's environment also has ``PYTHON`` (this interpreter),
   ``SCHEDULER_JOB_NAME``, ``SCHEDULER_CHECKPOINT_DIR`` (a folder per config that
-  survives pauses) and, for a promoted config, ``SCHEDULER_RESUME_FROM`` (the epoch).
+  survives pauses), ``SCHEDULER_RESUME_FROM`` (the epoch a promoted config resumes
+  from; empty for a fresh start) and the other variables of a ``Command`` trial
+  (``SCHEDULER_CONFIG``: the recommendation's search values, ``SCHEDULER_TASK_ID``,
+  ``SCHEDULER_CONFIG_ID``, ``SCHEDULER_REPORT_FD``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 
+from scheduler._command import Command
+from scheduler._decorator import Args
 from scheduler._exceptions import TaskStopped
 from scheduler._validation import positive_number
-from scheduler.automl._process import DESTINATIONS, JobProcess
+from scheduler.automl import _runtime
 from scheduler.automl.defs import ContextKey, MMARPropKey, MMARStd
 from scheduler.automl.errors import JobAborted, JobFailed
 from scheduler.automl.search_space import SearchSpaceManager
 from scheduler.durability.atomic import atomic_write_text
+from scheduler.runtime.backends.base import CANCELLED, RETURNED, STOPPED, TaskSpec
+from scheduler.runtime.backends.command import LINE_PREFIX, CommandTask
+from scheduler.runtime.reporter import CONTINUE
 
-__all__ = ["REPORT_PREFIX", "Executor", "MMARExecutor", "read_score"]
+__all__ = ["DESTINATIONS", "REPORT_PREFIX", "Executor", "MMARExecutor", "read_score"]
 
 #: the prefix of a report line in a job's output
-REPORT_PREFIX = "[scheduler] "
+REPORT_PREFIX = LINE_PREFIX.decode() + " "
+#: where a job's output goes (Clara's ``msg_destination``)
+DESTINATIONS = ("file", "console", "both", "none")
+#: keys the command backend's reporter adds, that the engine's reporter adds again
+_TIMESTAMPS = ("time_this_iter", "time_since_start")
 
 
 class Executor:
@@ -89,10 +111,13 @@ class MMARExecutor(Executor):
     Parameters
     ----------
     msg_destination : {'file', 'console', 'both', 'none'}, optional
-        Where the command's output goes: the job folder's ``log.txt`` (default), the
-        console, both, or nowhere.
+        Where the command's output (stdout and stderr, merged) goes: the job folder's
+        ``log.txt`` (default), the console, both, or nowhere (for ``console`` and
+        ``none`` it is logged to a temporary file, for the failure reason, removed when
+        the job ends).
     poll_interval : float
-        How often (seconds) the job thread checks the command while it prints nothing.
+        Clara's parameter, checked and kept: the command backend wakes the job thread
+        when the command prints, exits or is aborted, so it never polls.
     remove_search_augs : bool
         Remove the ``search``/``apply`` annotations from each job's training config.
     train_stats_file : str
@@ -215,77 +240,106 @@ class MMARExecutor(Executor):
             raise JobFailed(f"the job folder {job_root} already exists")
         shutil.copytree(mmar_root, job_root, ignore=ignore, symlinks=True)
 
-    def _environment(self, job_root: str, ctx) -> dict:
-        env = dict(os.environ)
-        env.update(self.env)
+    def _command(self, argv: list[str], job_root: str, ctx) -> Command:
+        """The job's command: no hyperparameters on its command line (the applied
+        config is in the job folder), stderr merged into its output (``log.txt``)."""
+        env = dict(self.env)
         env["MMAR_ROOT"] = job_root
-        env["CUDA_VISIBLE_DEVICES"] = ctx.get_prop(ContextKey.GPU_STRING) or ""
         env["PYTHON"] = sys.executable
         env["SCHEDULER_JOB_NAME"] = str(ctx.get_prop(ContextKey.JOB_NAME))
-        checkpoint_dir = ctx.get_prop(ContextKey.CHECKPOINT_DIR)
-        if checkpoint_dir:
-            env["SCHEDULER_CHECKPOINT_DIR"] = checkpoint_dir
-        resume_from = ctx.get_prop(ContextKey.RESUME_FROM)
-        if resume_from is not None:
-            env["SCHEDULER_RESUME_FROM"] = str(resume_from)
-        else:
-            env.pop("SCHEDULER_RESUME_FROM", None)
-        return env
+        return Command(
+            argv,
+            _cwd=job_root,
+            _env=env,
+            _score_key=self.score_key,  # a report's score, when it has no "score"
+            _kill_grace=self.kill_grace,
+            _config_args=False,
+            _merge_stderr=True,
+        )
+
+    @staticmethod
+    def _spec(job_root: str, ctx) -> TaskSpec:
+        rec = ctx.get_prop(ContextKey.RECOMMENDATION)
+        args = Args(dict(rec.search_result.values) if rec is not None else {})
+        args.task_id = ctx.get_prop(ContextKey.TASK_ID)
+        args.config_id = ctx.get_prop(ContextKey.CONFIG_ID)
+        args.scheduler = Args(resume_from=ctx.get_prop(ContextKey.RESUME_FROM))
+        checkpoint_dir = ctx.get_prop(ContextKey.CHECKPOINT_DIR) or os.path.join(
+            job_root, MMARStd.MODELS_DIR
+        )
+        return TaskSpec(
+            task_id=args.task_id,
+            args=args,
+            reward_attr=_runtime.REWARD_ATTR,
+            time_attr=_runtime.TIME_ATTR,
+            require_time=False,  # the engine's reporter knows what its controller needs
+            checkpoint_dir=checkpoint_dir,
+            gpu_ids=tuple(ctx.get_prop(ContextKey.GPUS) or ()),
+            log_dir=job_root,
+        )
 
     def _run_command(self, argv, job_root: str, ctx) -> None:
-        """Run the command to its end; report its ``[scheduler]`` lines; raise
-        :class:`JobFailed` on a non-zero exit, :class:`JobAborted` after an abort."""
-        log_path = os.path.join(job_root, MMARStd.LOG_FILE)
-        with self._lock:
-            if ctx.get_prop(ContextKey.ABORT_REQUESTED):
-                raise JobAborted("aborted before its command started")
-            proc = JobProcess(
-                argv,
-                cwd=job_root,
-                env=self._environment(job_root, ctx),
-                log_path=log_path,
-                destination=self.msg_destination,
-            )
-            ctx.set_prop(MMARPropKey.EXEC_SUBPROCESS, proc)
+        """Run the command to its end as a :class:`CommandTask`, its reports sent to the
+        engine; raise :class:`JobFailed` when it fails, :class:`JobAborted` after an
+        abort, the engine's :class:`TaskStopped` after a stop or pause."""
         report = ctx.get_prop(ContextKey.REPORT)
-        try:
-            for number, line in enumerate(proc.lines(self.poll_interval), start=1):
-                if not line.startswith(REPORT_PREFIX) or proc.killed:
-                    continue
-                result = self._parse_report(line, number)
-                if report is not None:
-                    try:
-                        report(**result)
-                    except TaskStopped:
-                        proc.kill(self.kill_grace)
-                        raise
-        finally:
-            code = proc.close()
-        if proc.killed or ctx.get_prop(ContextKey.ABORT_REQUESTED):
-            raise JobAborted(f"aborted; its command was killed (exit status {code})")
-        if code != 0:
-            tail = "\n".join(proc.tail[-5:])
-            raise JobFailed(
-                f"the training command exited with code {code}; last lines of its output:\n{tail}"
-            )
+        stopped: list[TaskStopped] = []
 
-    def _parse_report(self, line: str, number: int) -> dict:
-        text = line[len(REPORT_PREFIX) :]
-        try:
-            result = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise JobFailed(
-                f"output line {number} is not a valid report ({exc}): {line!r}"
-            ) from None
-        if not isinstance(result, dict):
-            raise JobFailed(f"output line {number} must hold a JSON object: {line!r}")
-        if "score" not in result and self.score_key in result:
-            result["score"] = result[self.score_key]
-        return result
+        def send(result: dict) -> str:
+            if report is None:
+                return CONTINUE
+            result = {k: v for k, v in result.items() if k not in _TIMESTAMPS}
+            try:
+                report(**result)
+            except TaskStopped as exc:
+                stopped.append(exc)
+                return exc.decision
+            return CONTINUE
+
+        with contextlib.ExitStack() as stack:
+            if self.msg_destination in ("file", "both"):
+                log_path = os.path.join(job_root, MMARStd.LOG_FILE)
+            else:
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="mmar-job-"))
+                log_path = os.path.join(scratch, MMARStd.LOG_FILE)
+            echo = _to_console if self.msg_destination in ("console", "both") else None
+            with self._lock:
+                if ctx.get_prop(ContextKey.ABORT_REQUESTED):
+                    raise JobAborted("aborted before its command started")
+                task = CommandTask(
+                    self._command(argv, job_root, ctx),
+                    self._spec(job_root, ctx),
+                    send,
+                    stdout_path=log_path,
+                    echo=echo,
+                )
+                ctx.set_prop(MMARPropKey.EXEC_SUBPROCESS, task)
+            outcome = task.run()
+        if ctx.get_prop(ContextKey.ABORT_REQUESTED) or outcome.kind == CANCELLED:
+            raise JobAborted(f"aborted; its command was ended ({outcome.error})")
+        if outcome.kind == STOPPED and stopped:
+            raise stopped[-1]
+        if outcome.kind != RETURNED:
+            raise JobFailed(f"the training command failed: {outcome.error}")
 
     def abort(self, ctx) -> None:
+        """End the job's command now: SIGTERM to its process group at once, SIGKILL
+        after ``kill_grace`` (sent by the job thread; this returns at once)."""
         with self._lock:
             ctx.set_prop(ContextKey.ABORT_REQUESTED, True)
-            proc = ctx.get_prop(MMARPropKey.EXEC_SUBPROCESS)
-        if proc is not None:
-            proc.kill(self.kill_grace)
+            task = ctx.get_prop(MMARPropKey.EXEC_SUBPROCESS)
+        if task is not None:
+            task.cancel(f"aborted ({ctx.get_prop(ContextKey.JOB_NAME)})")
+
+
+def _to_console(data: bytes) -> None:
+    """Show a job's output on this process's stdout (``msg_destination`` console, both)."""
+    out = sys.stdout
+    out.flush()
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:
+        out.write(data.decode(errors="replace"))
+        out.flush()

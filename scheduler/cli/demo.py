@@ -3,7 +3,8 @@
 HyperbandScheduler (type 'promotion') over scikit-learn's ``MLPClassifier`` trained one
 epoch per ``partial_fit`` call; each trial saves its model into
 ``reporter.checkpoint_dir`` after every epoch, so a promoted config resumes where it
-paused instead of starting over. Two workers on the process backend.
+paused instead of starting over. Two workers on the process backend by default
+(``--backend thread`` runs the trials in threads of this process instead).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _load_digits():
     return scaler.transform(X_train), scaler.transform(X_val), y_train, y_val
 
 
-def _save_atomically(obj, path: str) -> None:
+def _save_atomically(obj: object, path: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     with os.fdopen(fd, "wb") as f:
         pickle.dump(obj, f)
@@ -78,7 +79,24 @@ def train_mlp(args, reporter):
         reporter(epoch=epoch, accuracy=accuracy)
 
 
-def main(argv=None) -> int:
+def summary(s) -> list[str]:
+    """The demo's report of the best config, with the ids the plot's title uses:
+    ``config #<id> (task <id>)``, the task being the one that reported the value."""
+    best = s.get_best_config()
+    if best is None:
+        return ["no config reported a valid accuracy"]
+    config_id = s.history.best_config_id()
+    return [
+        f"best validation accuracy: {s.get_best_reward():.4f}, "
+        f"config #{config_id} (task {s.get_best_task_id()})",
+        "best config: "
+        + ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(best.items())
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler demo",
         description="Tune scikit-learn's MLPClassifier on the digits data set with ASHA.",
@@ -87,6 +105,12 @@ def main(argv=None) -> int:
     parser.add_argument("--num-trials", type=int, default=120, help="configs to try")
     parser.add_argument("--workers", type=int, default=2, help="trials run at once")
     parser.add_argument("--seed", type=int, default=0, help="searcher seed")
+    parser.add_argument(
+        "--backend",
+        choices=("process", "thread"),
+        default="process",
+        help="run trials in worker processes (default) or in threads of this process",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     options = parser.parse_args(argv)
     try:
@@ -102,7 +126,7 @@ def main(argv=None) -> int:
     os.makedirs(output, exist_ok=True)
     print(
         f"tuning MLPClassifier on digits: {options.num_trials} configs, max {MAX_EPOCHS} epochs, "
-        f"{options.workers} workers; output in {output}"
+        f"{options.workers} workers ({options.backend} backend); output in {output}"
     )
     s = sch.HyperbandScheduler(
         train_mlp,
@@ -115,7 +139,7 @@ def main(argv=None) -> int:
         reduction_factor=3,
         type="promotion",
         search_options={"random_seed": options.seed},
-        backend="process",
+        backend=options.backend,
         output_dir=output,
         progress=not options.no_progress,
     )
@@ -126,18 +150,12 @@ def main(argv=None) -> int:
     png = os.path.join(output, "training_curves.png")
     s.get_training_curves(filename=png)
     counts = s.history.status_counts()
-    best = s.get_best_config()
     print(
         f"done in {elapsed:.1f} s: {len(s.history.tasks)} tasks, "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
     )
-    print(f"best validation accuracy: {s.get_best_reward():.4f} (task {s.get_best_task_id()})")
-    print(
-        "best config: "
-        + ", ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(best.items())
-        )
-    )
+    for line in summary(s):
+        print(line)
     print(f"training curves: {png}")
-    print(f"results: {os.path.join(output, 'results.csv')}")
+    print(f"results: {os.path.join(s.run_dir, 'results.csv')}")
     return 0

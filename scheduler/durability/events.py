@@ -17,7 +17,9 @@ from scheduler._validation import is_integer, is_real
 
 __all__ = ["EVENT_TYPES", "check_event"]
 
-EVENT_TYPES = ("header", "start", "report", "end")
+#: "enqueue": a config asked for with ``scheduler.add_job`` (issue 16), proposed before
+#: the searcher's own; it carries the (JSON) config and no task id.
+EVENT_TYPES = ("header", "start", "report", "end", "enqueue")
 
 
 class _Where:
@@ -71,6 +73,10 @@ def check_event(
     t = event.get("t")
     if not is_real(t) or not math.isfinite(t) or t < 0:
         where.fail("t", "a number of seconds >= 0", t)
+    if kind == "enqueue":
+        if not isinstance(event.get("config"), dict):
+            where.fail("config", "an object", event.get("config"))
+        return
     _int(where, event, "task_id", 0)
     if kind == "start":
         suggestion = event.get("suggestion")
@@ -93,8 +99,8 @@ def check_event(
                 where.fail(f"result.{reward_attr}", "a number (reward_attr)", reward)
         if time_attr is not None and time_attr in result:
             t_value = result[time_attr]
-            if not is_integer(t_value) or t_value < 1:
-                where.fail(f"result.{time_attr}", "an integer >= 1 (time_attr)", t_value)
+            if not is_integer(t_value) or t_value < 0:
+                where.fail(f"result.{time_attr}", "an integer >= 0 (time_attr)", t_value)
         if event.get("decision") not in DECISIONS:
             where.fail("decision", f"one of {list(DECISIONS)}", event.get("decision"))
         policy = event.get("policy")

@@ -6,6 +6,7 @@ results, the runtime, state); each subclass only builds its policy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
@@ -15,14 +16,16 @@ import tempfile
 import threading
 
 from scheduler._command import Command
-from scheduler._decorator import get_space, make_task_args
+from scheduler._decorator import build_task_args, get_space, make_task_args
 from scheduler._validation import positive_int, positive_number
 from scheduler.durability.atomic import atomic_write_text
 from scheduler.durability.journal import Journal
 from scheduler.durability.lock import CheckpointLock
 from scheduler.durability.resume import check_setup, open_checkpoint, resume_into
+from scheduler.facades._autogluon_methods import AutoGluonMethods
 from scheduler.facades._run_dir import RunDir, new_run_id
 from scheduler.results.export import ResultsWriter, results_table
+from scheduler.results.flatten import flatten_config
 from scheduler.results.history import History
 from scheduler.runtime.backends import BACKENDS, SYNCHRONOUS
 from scheduler.runtime.backends.simulated import is_benchmark
@@ -30,7 +33,7 @@ from scheduler.runtime.resources import ResourceManager
 from scheduler.runtime.runner import Runner
 from scheduler.schedulers.base import Policy
 from scheduler.searchers import CONSTRAINED_SEARCHERS, SEARCHERS, BaseSearcher, searcher_factory
-from scheduler.space import SearchSpace
+from scheduler.space import SearchSpace, is_configspace
 
 __all__ = ["BaseScheduler"]
 
@@ -56,8 +59,11 @@ def _command_backend(train_fn, backend: str) -> str:
 STATE_VERSION = 1
 
 
-class BaseScheduler:
-    """Shared machinery of every scheduler; subclasses implement :meth:`_make_policy`."""
+class BaseScheduler(AutoGluonMethods):
+    """Shared machinery of every scheduler; subclasses implement :meth:`_make_policy`.
+
+    AutoGluon's other documented methods (``add_job``, ``schedule_next``, the
+    ``on_task_*`` hooks, ...) come from :class:`AutoGluonMethods`."""
 
     def __init__(
         self,
@@ -90,13 +96,17 @@ class BaseScheduler:
         dist_ip_addrs=None,
         constraint_attr=None,
         training_history_searcher_info=False,
+        ray_address=None,
+        ray_init_kwargs=None,
+        storage_path=None,
     ):
         # AutoGluon parameters for features this library does not have (yet): accepted
         # at their defaults so that AutoGluon code runs, refused otherwise.
         if dist_ip_addrs:
             raise ValueError(
-                "dist_ip_addrs (remote machines) is not supported yet (a Ray backend is "
-                f"planned); got dist_ip_addrs={dist_ip_addrs!r}"
+                "dist_ip_addrs: remote machines are run by the Ray backend; build the "
+                'scheduler with backend="ray" and ray_address="<host>:<port>" of the cluster, '
+                f"got dist_ip_addrs={dist_ip_addrs!r}"
             )
         if constraint_attr is not None and (
             not isinstance(constraint_attr, str) or not constraint_attr
@@ -148,6 +158,13 @@ class BaseScheduler:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self.backend = _command_backend(train_fn, backend)
+        for name, value in (
+            ("ray_address", ray_address),
+            ("ray_init_kwargs", ray_init_kwargs),
+            ("storage_path", storage_path),
+        ):
+            if value is not None and backend != "ray":
+                raise ValueError(f"{name} is only used with backend='ray', got {name}={value!r}")
         if fail_fast not in ("auto", True, False):
             raise ValueError(f"fail_fast must be 'auto', True or False, got {fail_fast!r}")
         self.fail_fast = fail_fast
@@ -166,7 +183,14 @@ class BaseScheduler:
         self.delay_get_config = bool(delay_get_config)
         self.stop_jobs_after_time_out = bool(stop_jobs_after_time_out)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
-        self.resources = ResourceManager(resource, total_resources)
+        if backend == "ray":
+            from scheduler.runtime.backends.ray import cluster_resources
+
+            self.resources = cluster_resources(
+                resource, total_resources, address=ray_address, init_kwargs=ray_init_kwargs
+            )
+        else:
+            self.resources = ResourceManager(resource, total_resources)
         self.extra_args = dict(args) if args is not None else {}
 
         self.space = SearchSpace(train_fn.space) if self.benchmark else get_space(train_fn)
@@ -187,7 +211,7 @@ class BaseScheduler:
         if resume and self.checkpoint is None:
             raise ValueError("resume=True needs checkpoint=<path>, got checkpoint=None")
 
-        self.policy: Policy = self._make_policy()
+        self.policy: Policy = self._hooked(self._make_policy())
         self.history = History(reward_attr, time_attr, mode, constraint_attr=self.constraint_attr)
         self._journal = None
         self._writer = None
@@ -215,8 +239,16 @@ class BaseScheduler:
             output_dir=self.output_dir, checkpoint=self.checkpoint, run_id=self.run_id
         )
         self.run_dir = self._run_dir.path
+        self.storage_path = None
+        if storage_path is not None:
+            # Ray: the trials' checkpoint folders on a path every node can reach
+            self.storage_path = os.path.abspath(os.fspath(storage_path))
+            self._run_dir.folders = dataclasses.replace(
+                self._run_dir.folders, checkpoints=os.path.join(self.storage_path, self.run_id)
+            )
         self.checkpoint_root = self._run_dir.folders.checkpoints
         self._runner = self._make_runner()
+        self._init_autogluon_methods()
         if recovery is not None:
             try:
                 self._journal = resume_into(
@@ -237,6 +269,16 @@ class BaseScheduler:
 
     def _make_searcher(self, searcher, search_options):
         """The searcher from the ``searcher`` and ``search_options`` arguments."""
+        if is_configspace(searcher):
+            # AutoGluon passes a ConfigSpace as the searcher: random search over it.
+            converted = SearchSpace(searcher)
+            if len(self.space) and self.space.fingerprint() != converted.fingerprint():
+                raise ValueError(
+                    f"searcher's space {converted!r} (from the ConfigurationSpace) differs "
+                    f"from train_fn's {self.space!r}; give the space in one place"
+                )
+            self.space = converted
+            searcher = "random"
         if isinstance(searcher, str):
             options = dict(search_options or {})
             options.setdefault("reward_attr", self.reward_attr)
@@ -319,9 +361,13 @@ class BaseScheduler:
         )
 
     def _backend_options(self) -> dict:
-        """Keyword arguments for the backend's constructor (e.g. a Ray address)."""
+        """Keyword arguments for the backend's constructor."""
         if self.backend == "simulated":
             return {"elapsed_time_attr": self.elapsed_time_attr}
+        if self.backend == "ray":
+            # Without a shared storage_path a config's checkpoint_dir is on one node:
+            # its later tasks (promotions) run there.
+            return {"resources": self.resources, "pin_configs": self.storage_path is None}
         return {}
 
     def _ensure_runner(self) -> Runner:
@@ -355,6 +401,7 @@ class BaseScheduler:
         """
         if kwargs:
             raise TypeError(f"run() got unexpected keyword arguments {sorted(kwargs)}")
+        self._stepping_into_run()
         if self._runner.finished:
             raise RuntimeError(
                 f"this {type(self).__name__} has already run ({self.num_finished_tasks} "
@@ -393,6 +440,7 @@ class BaseScheduler:
             not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or timeout < 0
         ):
             raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        self._stop_stepping()
         if not self._runner.started:
             return True
         try:
@@ -406,6 +454,7 @@ class BaseScheduler:
 
     def shutdown(self):
         """Stop launching, stop running trials, release workers."""
+        self._stop_stepping()
         self._runner.shutdown()
         self._end_of_run()
 
@@ -445,7 +494,7 @@ class BaseScheduler:
         if isinstance(self.train_fn, Command):
             self._run_command_once(args, checkpoint_dir, send)
             return None, reports
-        value = self.train_fn(args, reporter)
+        value = self.train_fn(build_task_args(self.train_fn, args), reporter)
         return value, reports
 
     def _run_command_once(self, args, checkpoint_dir, send):
@@ -501,22 +550,36 @@ class BaseScheduler:
             return self.history.best_task_id()
 
     def get_training_curves(self, filename=None, plot=False, use_legend=True):
-        """Plot reward against ``time_attr``, one line per config; returns the Figure."""
+        """Plot reward against ``time_attr``, one line per config; returns the Figure.
+
+        ``filename``: save it there. ``plot=True``: show it; where matplotlib cannot show
+        anything (no display) it is saved instead, to ``filename`` or a new
+        ``training_curves.png`` in the run's folder (with ``output_dir=`` or
+        ``checkpoint=``; else the current folder), and a warning on the ``scheduler``
+        logger says where."""
         from scheduler.results.plot import plot_training_curves
 
         with self._runner.lock:
             history = History.from_state_dict(self.history.state_dict(convert=False))
-        return plot_training_curves(history, filename=filename, plot=plot, use_legend=use_legend)
+        return plot_training_curves(
+            history,
+            filename=filename,
+            plot=plot,
+            use_legend=use_legend,
+            output_dir=None if self._run_dir.temporary else self.run_dir,
+        )
 
     def results(self):
-        """Every report as a row: a pandas DataFrame if pandas is installed, else dicts."""
+        """Every report as a row: a pandas DataFrame if pandas is installed, else a list
+        of dicts. The config's hyperparameters are ``config.<name>`` columns, nested
+        ones with dotted names (``config.opt.lr``), as in ``results.csv``."""
         with self._runner.lock:
             pairs = [
                 (row, self.history.config_history.get(task_id, {}))
                 for task_id in sorted(self.history.training_history)
                 for row in self.history.training_history[task_id]
             ]
-        rows = [{**{f"config.{k}": v for k, v in config.items()}, **row} for row, config in pairs]
+        rows = [{**flatten_config({}, config), **row} for row, config in pairs]
         return results_table(rows)
 
     # -- state ---------------------------------------------------------------------

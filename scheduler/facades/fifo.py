@@ -63,11 +63,23 @@ class FIFOScheduler(BaseScheduler):
         free.
     stop_jobs_after_time_out : bool
         See ``time_out``.
-    backend : {'process', 'subprocess', 'thread'}
+    backend : {'process', 'subprocess', 'thread', 'ray'}
         Where trials run. ``process`` (reused worker interpreters) survives crashing
         trials and can kill hung ones; ``subprocess`` gives every task a fresh
-        interpreter; ``thread`` runs them in the driver. A Command always runs as its
-        own process (``process`` and ``subprocess`` both mean that).
+        interpreter; ``thread`` runs them in the driver; ``ray`` runs them as Ray actors
+        on a local Ray or a cluster (``pip install "scheduler[ray]"``). A Command always
+        runs as its own process (``process`` and ``subprocess`` both mean that).
+    ray_address : str, optional
+        ``backend='ray'``: None starts a local Ray with this machine's CPUs and GPUs (no
+        dashboard); ``'auto'``, ``'ray://host:10001'`` or ``'host:6379'`` joins that
+        cluster. Connected when the scheduler is built.
+    ray_init_kwargs : dict, optional
+        ``backend='ray'``: more keyword arguments for ``ray.init`` (``num_cpus``,
+        ``runtime_env``, ...).
+    storage_path : str, optional
+        ``backend='ray'``: the folder of the trials' ``checkpoint_dir`` folders, which
+        every node must reach (a shared filesystem). Without it each config's later
+        tasks (promotions) run on the node of its first task, where its folder is.
     mode : {'max', 'min'}
         Whether the reward is maximized or minimized.
     total_resources : dict, optional

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
 
 from scheduler._decorator import get_defaults
@@ -9,6 +10,25 @@ from scheduler.facades._base import BaseScheduler
 from scheduler.schedulers.base import Policy
 
 __all__ = ["HyperbandScheduler"]
+
+log = logging.getLogger("scheduler")
+
+
+class _Default(int):
+    """A default that reads as its int value but tells "not given" apart (the seed
+    promises a warning when grace_period or reduction_factor are given along with
+    rung_levels, which override them)."""
+
+    def __repr__(self) -> str:
+        return repr(int(self))
+
+
+def _plain(value):
+    return int(value) if isinstance(value, _Default) else value
+
+
+_GRACE_PERIOD = _Default(1)
+_REDUCTION_FACTOR = _Default(3)
 
 
 def _infer_max_t(train_fn, max_t):
@@ -51,13 +71,15 @@ class HyperbandScheduler(BaseScheduler):
     reduction_factor : int
         eta >= 2 (default 3): rung levels r * eta**k below R.
     brackets : int
-        Number of brackets s = 0..brackets-1 (default 1), capped at #levels + 1.
+        Number of brackets s = 0..brackets-1 (default 1), capped at #levels + 1 (a
+        warning with the cap is logged when more are asked for).
     type : {'stopping', 'promotion'}
         Stop poor tasks at rungs, or pause every task at each rung and promote the best
         paused configs when a worker is free (their next task gets
         ``args.scheduler.resume_from`` and the same ``reporter.checkpoint_dir``).
     rung_levels : list of int, optional
-        Explicit rung levels (override grace_period and reduction_factor).
+        Explicit rung levels; they override grace_period and reduction_factor, and a
+        warning is logged if those are given too.
     rung_system_per_bracket : bool
         Separate rung systems per bracket (default) or one shared system.
     random_seed : int
@@ -78,8 +100,8 @@ class HyperbandScheduler(BaseScheduler):
         train_fn,
         *,
         max_t=None,
-        grace_period=1,
-        reduction_factor=3,
+        grace_period=_GRACE_PERIOD,
+        reduction_factor=_REDUCTION_FACTOR,
         brackets=1,
         type="stopping",  # noqa: A002 - AutoGluon's parameter name
         rung_levels=None,
@@ -95,8 +117,28 @@ class HyperbandScheduler(BaseScheduler):
                 "are not supported yet; got do_snapshots=True"
             )
         self.max_t = _infer_max_t(train_fn, max_t)
-        self.grace_period = grace_period
-        self.reduction_factor = reduction_factor
+        if rung_levels is not None:
+            given = [
+                f"{name}={value!r}"
+                for name, value in (
+                    ("grace_period", grace_period),
+                    ("reduction_factor", reduction_factor),
+                )
+                if not isinstance(value, _Default)
+            ]
+            if given:
+                log.warning(
+                    "HyperbandScheduler: rung_levels=%r is given, so %s is ignored (the rung "
+                    "levels and their ratios set the stop/promote rule)",
+                    rung_levels,
+                    " and ".join(given),
+                )
+        self.grace_period = (
+            int(grace_period) if isinstance(grace_period, _Default) else grace_period
+        )
+        self.reduction_factor = (
+            int(reduction_factor) if isinstance(reduction_factor, _Default) else reduction_factor
+        )
         self.brackets = brackets
         self.type = type
         self.rung_levels = rung_levels
@@ -112,6 +154,15 @@ class HyperbandScheduler(BaseScheduler):
         if kwargs.get("time_attr", "epoch") is None:
             raise ValueError("time_attr is required by HyperbandScheduler, got None")
         super().__init__(train_fn, **kwargs)
+        if isinstance(brackets, numbers.Integral) and brackets > self.policy.num_brackets:
+            log.warning(
+                "HyperbandScheduler: brackets=%d is more than the %d that rung levels %s "
+                "allow (one per rung level, plus one of full-budget runs); using %d brackets",
+                brackets,
+                self.policy.num_brackets,
+                list(self.policy.levels),
+                self.policy.num_brackets,
+            )
 
     def _settings(self) -> dict:
         return {

@@ -142,6 +142,8 @@ class RLScheduler(BaseScheduler):
                 ema_baseline_decay=self.ema_baseline_decay,
                 entropy_weight=self.entropy_weight,
                 random_seed=self.random_seed,
+                reward_attr=self.reward_attr,
+                mode=self.mode,
             )
         elif controller.space.fingerprint() != self.space.fingerprint():
             raise ValueError(
@@ -179,6 +181,20 @@ class RLScheduler(BaseScheduler):
         return done
 
     join_tasks = join_jobs
+
+    def sync_schedule_tasks(self):
+        """AutoGluon's synchronous RL loop, run to its end: batches of
+        ``controller_batch_size`` configs run together, one controller step per finished
+        batch (the last batch may be partial), until ``num_trials`` configs ran. On this
+        runtime that is :meth:`run` with ``sync=True`` followed by :meth:`join_jobs`;
+        returns what ``join_jobs`` returns."""
+        if not self.sync:
+            raise ValueError(
+                "sync_schedule_tasks runs synchronous batches, but this RLScheduler was built "
+                "with sync=False; build it with sync=True, or call run() and join_jobs()"
+            )
+        self.run()
+        return self.join_jobs()
 
     def _warn_failures(self) -> None:
         failed = self.policy.num_failed

@@ -1,13 +1,15 @@
-"""The kernel layer: the rung kernels behind the Hyperband policy, and which backend
-is live.
+"""The kernel layer: the rung state behind the Hyperband policy, and which backend is live.
 
-May import nothing of ``scheduler`` but its own twins and the compiled
-``scheduler._rungs`` (checked by import-linter).
-
-The compiled ``scheduler._rungs`` package is the default. ``SCHEDULER_NO_EXTENSIONS=1`` selects
-the pure-Python twins in :mod:`scheduler.kernels.twins` instead (same names, signatures,
+Rung levels and quantiles, the stopping rung system (running quantiles), the promotion
+rung system (ASHA's top-k selection) and the bracket sampler, O(log n) per call
+(DESIGN.md section 4). This package is the selector: the compiled
+``scheduler._rungs`` is the default; ``SCHEDULER_NO_EXTENSIONS=1`` selects the
+pure-Python twins in :mod:`scheduler.kernels.twins` instead (same names, signatures,
 docstrings and error texts). There is no silent fallback: if the extension is missing
 and the variable is not set, importing fails with a message that says how to fix it.
+
+May import nothing of ``scheduler`` but its own twins and ``scheduler._rungs``, and no
+thread, process or I/O module (both checked by import-linter).
 
 ``BACKEND`` is ``"cython"`` or ``"python"``.
 """
@@ -48,8 +50,11 @@ else:
             "or set SCHEDULER_NO_EXTENSIONS=1 to use the pure-Python twins."
         ) from exc
 
-    BracketSampler = brackets.BracketSampler
+    # To a type checker the kernels are the twins' classes: the compiled ones have the
+    # same interface (their .pyi stubs are checked by mypy.stubtest, their behaviour by
+    # the kernel tests on both backends).
+    BracketSampler = brackets.BracketSampler  # type: ignore[misc, assignment]
     rung_levels = levels.rung_levels
-    PromotionRungs = promotion.PromotionRungs
-    StoppingRungs = stopping.StoppingRungs
+    PromotionRungs = promotion.PromotionRungs  # type: ignore[misc, assignment]
+    StoppingRungs = stopping.StoppingRungs  # type: ignore[misc, assignment]
     BACKEND = "cython"

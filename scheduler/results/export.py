@@ -9,7 +9,8 @@
   row is appended and flushed. Rows lacking a header key get an empty cell.
 
 A row is the dict :meth:`scheduler.results.history.History.add_report` stored, followed by the
-config flattened as ``config.<name>`` columns. Both files hold the same flat records.
+config flattened as ``config.<name>`` columns, nested configs with dotted names
+(:mod:`scheduler.results.flatten`). Both files hold the same flat records.
 
 Values are never a reason to crash the run: numpy scalars become Python numbers, arrays
 become lists, tuples and sets become lists, anything else that JSON cannot hold becomes
@@ -35,8 +36,10 @@ from typing import Any
 import numpy as np
 
 from scheduler._jsonable import safe_repr, to_jsonable
+from scheduler.results.flatten import CONFIG_PREFIX, flatten_config
 
 __all__ = [
+    "CONFIG_PREFIX",
     "CSV_NAME",
     "JSONL_NAME",
     "ResultsWriter",
@@ -48,18 +51,6 @@ __all__ = [
 
 CSV_NAME = "results.csv"
 JSONL_NAME = "results.jsonl"
-CONFIG_PREFIX = "config."
-
-
-def flatten_config(row: Mapping[str, Any], config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a new dict: ``row``'s items, then ``config`` as ``config.<name>`` items.
-
-    A key the row already has is not overwritten by a config item.
-    """
-    flat = dict(row)
-    for name, value in (config or {}).items():
-        flat.setdefault(f"{CONFIG_PREFIX}{name}", value)
-    return flat
 
 
 def csv_cell(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import traceback as tb
 
+from scheduler._decorator import build_task_args
 from scheduler._exceptions import TaskStopped
 from scheduler.runtime.backends.base import RAISED, RETURNED, STOPPED, TaskOutcome, TaskSpec
 from scheduler.runtime.reporter import Reporter
@@ -34,7 +35,8 @@ def _traceback(exc: BaseException) -> str:
 
 def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
     """Call ``train_fn(args, reporter)`` with a reporter whose decisions come from
-    ``send(result) -> decision``."""
+    ``send(result) -> decision``. The nested configs in ``spec.args`` are built here,
+    in the task's own process (a failure to build is the task's failure)."""
     reporter = Reporter(
         send,
         reward_attr=spec.reward_attr,
@@ -44,7 +46,7 @@ def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
     )
     try:
         os.makedirs(spec.checkpoint_dir, exist_ok=True)
-        value = train_fn(spec.args, reporter)
+        value = train_fn(build_task_args(train_fn, spec.args), reporter)
     except TaskStopped:
         return TaskOutcome(STOPPED, num_reports=reporter.num_reports)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an outcome

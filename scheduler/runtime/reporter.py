@@ -55,8 +55,10 @@ def validate_result(
     """Check one reported result; return its time value (or None when it has none).
 
     Raises ``ValueError`` naming the key and the value for: a missing ``reward_attr``, a
-    missing ``time_attr`` when required, a None or non-numeric reward, a non-integer or
-    non-positive time, a time not larger than the previous report's.
+    missing ``time_attr`` when required, a None or non-numeric reward, a non-integer
+    time, a time below 1 where rungs need one (``require_time``: Hyperband) or below 0
+    elsewhere (FIFO and RL accept AutoGluon's 0-based ``epoch=i``), a time not larger
+    than the previous report's.
     NaN rewards are valid here: the runtime ends such a task as ``diverged``.
     """
     if not result:
@@ -90,11 +92,13 @@ def validate_result(
             f"of type {type(t).__name__}"
         )
     t = int(t)
-    if t < 1:
+    if t < 1 and require_time:
         raise ValueError(
             f"time_attr {time_attr!r} must be a positive integer (epochs done, counting "
-            f"from 1), got {t}"
+            f"from 1: Hyperband's rung levels), got {t}"
         )
+    if t < 0:
+        raise ValueError(f"time_attr {time_attr!r} must be an integer >= 0, got {t}")
     if last_time is not None and t <= last_time:
         raise ValueError(
             f"time_attr {time_attr!r} must increase from report to report, "

@@ -162,6 +162,10 @@ class Runner:
         self._finished = False
         self._finish_lock = threading.Lock()
         self._inline = False
+        # Issue 16 (AutoGluon's add_job / schedule_next), see "facade extensions" below.
+        self.hold_open = False
+        self.replay_handlers: dict = {}
+        self._exiting = False
         #: the clock deadlines and time_out count on (a simulated backend brings its own)
         self.clock = time.monotonic
 
@@ -367,6 +371,11 @@ class Runner:
         with self._cond:
             self._cond.notify_all()
 
+    def wake(self) -> None:
+        """Make the loop decide again now: call after changing, under :attr:`lock`,
+        what the policy wants to start (the evaluator queues submitted jobs)."""
+        self._wake()
+
     def _finish(self) -> None:
         with self._finish_lock:
             if self._finished:
@@ -429,6 +438,24 @@ class Runner:
         log.error("%s", error)
         if self._error is None:
             self._error = error
+
+    # -- facade extensions (issue 16: AutoGluon's add_job / schedule_next) -----------
+    # ``hold_open``: while True the loop does not declare launching done when the
+    # budget is used up (the facade raises ``num_trials`` one trial at a time).
+    # ``replay_handlers``: {event type: handler(event)} for events the facade journals
+    # with :meth:`record`; replayed in journal order with the runner's own events.
+    def record(self, event: dict | None, apply) -> None:
+        """Journal ``event`` (if given) and call ``apply()``, atomically under the lock;
+        deliver the searcher calls it queued, then wake the loop. Raises RuntimeError
+        once the run has ended."""
+        with self._cond:
+            if self._finished or self._exiting or self._done.is_set():
+                raise RuntimeError("this run has ended; build a new scheduler to run more trials")
+            if event is not None:
+                self.journal_event(event)
+            apply()
+            self._flush_feedback()
+            self._cond.notify_all()
 
     # -- the loop thread -----------------------------------------------------------
     def _loop_guarded(self) -> None:
@@ -512,7 +539,11 @@ class Runner:
             # trial ends
             self.policy.close_new()
             self._flush_feedback()
-        if not self._allow_new(now) and (not self.restarts or self._launches_stopped(now)):
+        if (
+            not self._allow_new(now)
+            and (not self.restarts or self._launches_stopped(now))
+            and not self.hold_open
+        ):
             if self.policy.exhausted and not self._exhausted_announced:
                 self._exhausted_announced = True
                 log.warning(
@@ -544,6 +575,7 @@ class Runner:
                 now = self.clock()
                 launches, cancels, finished = self._decide(now)
                 if finished:
+                    self._exiting = True  # under the lock: record() refuses from now on
                     return
                 if not launches and not cancels:
                     self._cond.wait(self._wait_timeout(now))

@@ -182,6 +182,12 @@ class SearcherPolicy(Policy):
         self._next_config_id += 1
         return config_id
 
+    def enqueue(self, config: dict) -> None:
+        """Have ``config`` proposed as the next new config (``scheduler.add_job``), even
+        by a searcher that has run out of configs of its own."""
+        self._tell("enqueue", config)
+        self._exhausted = False
+
     def _searcher_state(self) -> dict:
         return {"next_config_id": self._next_config_id, "exhausted": self._exhausted}
 

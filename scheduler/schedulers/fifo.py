@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
+from scheduler.searchers.base import BaseSearcher
 
 __all__ = ["FIFOPolicy"]
 
@@ -15,7 +16,7 @@ class FIFOPolicy(SearcherPolicy):
     diverged tasks are reported with ``searcher.evaluation_failed``.
     """
 
-    def __init__(self, searcher, *, reward_attr: str, time_attr: str | None = None):
+    def __init__(self, searcher: BaseSearcher, *, reward_attr: str, time_attr: str | None = None):
         super().__init__(searcher)
         self.reward_attr = reward_attr
         self.time_attr = time_attr

@@ -3,7 +3,7 @@
 Zoph & Le (2017), "Neural Architecture Search with Reinforcement Learning",
 https://arxiv.org/abs/1611.01578 . The controller (network, REINFORCE, Adam, baseline)
 is :class:`scheduler.searchers.rl.controller.RLController`; this module decides when
-to sample and when to learn:
+to sample and when to learn (it queues ``learn(batch, rewards)`` for the controller):
 
 - **sync** (default): configs come in batches of ``batch_size``, run concurrently (as
   far as resources allow); the controller takes one step per batch, once every trial
@@ -32,9 +32,9 @@ task end.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
+from scheduler._validation import is_integer, is_real
 from scheduler.schedulers.base import Decision, Policy, Suggestion
 from scheduler.searchers.rl.controller import RLController
 
@@ -63,7 +63,7 @@ class _Sample:
         return [self.config_id, list(self.actions), self.state, self.task_id, self.reward]
 
     @classmethod
-    def from_json(cls, data) -> _Sample:
+    def from_json(cls, data: list) -> _Sample:
         config_id, actions, state, task_id, reward = data
         if state not in (*_IN_FLIGHT, _REWARDED, _FAILED):
             raise ValueError(f"cannot load RL policy state: bad sample state {state!r}")
@@ -121,15 +121,11 @@ class RLPolicy(Policy):
             raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        if not is_integer(batch_size):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-        if num_trials is not None and (
-            isinstance(num_trials, bool)
-            or not isinstance(num_trials, numbers.Integral)
-            or num_trials < 1
-        ):
+        if num_trials is not None and (not is_integer(num_trials) or num_trials < 1):
             raise ValueError(f"num_trials must be a positive integer or None, got {num_trials!r}")
         super().__init__()
         self.controller = controller
@@ -203,7 +199,18 @@ class RLPolicy(Policy):
             self._batch.append(sample.config_id)
         return Suggestion(config=dict(config), config_id=sample.config_id)
 
+    def enqueue(self, config: dict) -> None:
+        """Have ``config`` sampled next (``scheduler.add_job``): the controller proposes
+        it before any sample of its own, and learns from it as from the actions nearest
+        to it."""
+        self.controller.actions_from_config(config)  # a config of the space, or ValueError
+        self._tell("enqueue", config)
+
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
+        if suggestion.new_config and not suggestion.restart:
+            # Drains a config queued by add_job when a resume is told the journaled
+            # configs instead of sampling them again (asynchronous mode).
+            self._tell("register_pending", suggestion.config)
         sample = self._samples.get(suggestion.config_id)
         expected = _INTERRUPTED if suggestion.restart else _SUGGESTED
         if sample is None or sample.state != expected:
@@ -243,11 +250,7 @@ class RLPolicy(Policy):
         if status in ("failed", "diverged") or last_result is None:
             return None
         value = last_result.get(self.reward_attr)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not math.isfinite(value)
-        ):
+        if not is_real(value) or not math.isfinite(value):
             return None
         return float(value) if self.mode == "max" else -float(value)
 
@@ -258,9 +261,13 @@ class RLPolicy(Policy):
             return
         if len(batch) < self.batch_size and not self._batch_closed and not self._budget_used():
             return
-        rewarded = [s for s in batch if s.state == _REWARDED]
-        if rewarded:
-            self._tell("learn", [s.actions for s in rewarded], [s.reward for s in rewarded])
+        rewarded = [(s.actions, s.reward) for s in batch if s.state == _REWARDED]
+        if rewarded:  # a rewarded sample always has its reward
+            self._tell(
+                "learn",
+                [actions for actions, _ in rewarded],
+                [reward for _, reward in rewarded if reward is not None],
+            )
         for config_id in self._batch:
             del self._samples[config_id]
         self._batch = []

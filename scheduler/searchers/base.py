@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from scheduler.space import SearchSpace
+from scheduler._validation import is_integer, is_real
+from scheduler.searchers._queue import ConfigQueue
+from scheduler.space import SearchSpace, as_search_space
 
-__all__ = ["DEFAULT_RANDOM_SEED", "BaseSearcher"]
+__all__ = ["DEFAULT_RANDOM_SEED", "BaseSearcher", "reward_attr_alias"]
 
 #: The seed used when ``random_seed`` is None (AutoGluon's default, too).
 DEFAULT_RANDOM_SEED = 31415927
@@ -31,11 +32,19 @@ _MISSING: Any = object()
 
 
 def _as_space(space: Any) -> SearchSpace:
-    if isinstance(space, SearchSpace):
-        return space
-    if isinstance(space, Mapping):
-        return SearchSpace(space)
-    raise ValueError(f"space must be a SearchSpace or a dict of domains, got {space!r}")
+    return as_search_space(space, "space")
+
+
+def reward_attr_alias(reward_attr: str, reward_attribute: str | None) -> str:
+    """``reward_attr``, or AutoGluon's name for it, ``reward_attribute``, if given."""
+    if reward_attribute is None:
+        return reward_attr
+    if reward_attr != "accuracy" and reward_attr != reward_attribute:
+        raise ValueError(
+            "reward_attribute is AutoGluon's name for reward_attr: give one of them, got "
+            f"reward_attr={reward_attr!r} and reward_attribute={reward_attribute!r}"
+        )
+    return reward_attribute
 
 
 class BaseSearcher:
@@ -43,10 +52,12 @@ class BaseSearcher:
 
     Parameters
     ----------
-    space : SearchSpace or dict
-        The space to search (a dict is wrapped in a SearchSpace).
+    space : SearchSpace, dict or ConfigSpace.ConfigurationSpace
+        The space to search (a dict is wrapped in a SearchSpace, a ConfigurationSpace
+        converted by :func:`scheduler.space.from_configspace`).
     reward_attr : str
-        The reported metric that :meth:`update` takes as the reward when none is passed.
+        The reported metric that :meth:`update` takes as the reward when none is passed
+        (``reward_attribute``, AutoGluon's name, is accepted too).
     mode : {'max', 'min'}
         Whether a larger or a smaller reward is better.
     random_seed : int, optional
@@ -79,14 +90,17 @@ class BaseSearcher:
         reward_attr: str = "accuracy",
         mode: str = "max",
         random_seed: int | None = None,
+        *,
+        reward_attribute: str | None = None,
     ):
         self.space = _as_space(space)
+        reward_attr = reward_attr_alias(reward_attr, reward_attribute)
         if not isinstance(reward_attr, str) or not reward_attr:
             raise ValueError(f"reward_attr must be a non-empty string, got {reward_attr!r}")
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         seed = DEFAULT_RANDOM_SEED if random_seed is None else random_seed
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise ValueError(f"random_seed must be an integer >= 0 or None, got {random_seed!r}")
         self.reward_attr = reward_attr
         self.mode = mode
@@ -101,6 +115,7 @@ class BaseSearcher:
         self._pending: dict[str, int | None] = {}  # key -> milestone
         self._results: dict[str, float] = {}  # key -> latest reward, in first-record order
         self._failed: dict[str, None] = {}  # keys, in order
+        self._queue = ConfigQueue(self.space.config_key)  # proposed first (enqueue)
 
     # -- to be provided by subclasses ----------------------------------------
 
@@ -125,11 +140,25 @@ class BaseSearcher:
         Keyword arguments (scheduler context such as ``elapsed_time``) are accepted and
         ignored by the searchers that do not use them.
         """
-        config = self._propose(**kwargs)
-        if config is None:
-            return None
+        if self._queue:
+            config = self._queue.pop()
+        else:
+            config = self._propose(**kwargs)
+            if config is None:
+                return None
         self._mark_seen(config)
         return dict(config)
+
+    def enqueue(self, config: Mapping[str, Any]) -> None:
+        """Propose ``config`` before any config of the searcher's own (configs queued
+        are proposed in order, even one seen already: someone asked for it). Used by
+        ``scheduler.add_job``; the queue is part of :meth:`state_dict`."""
+        self._queue.push(config)
+
+    @property
+    def num_queued(self) -> int:
+        """Configs queued by :meth:`enqueue` and not proposed yet."""
+        return len(self._queue)
 
     def update(self, config: Any = _MISSING, reward: Any = None, /, **result: Any) -> None:
         """Record ``reward`` for ``config`` (the latest reward of a config counts).
@@ -164,7 +193,7 @@ class BaseSearcher:
                     f"update() needs a reward: pass it, or report {self.reward_attr!r} "
                     f"(reward_attr), got result keys {sorted(result)}"
                 )
-        if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, numbers.Real):
+        if not is_real(reward):
             raise ValueError(f"reward must be a number, got {reward!r}")
         return config, float(reward)
 
@@ -173,12 +202,13 @@ class BaseSearcher:
 
     def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
         """Note that ``config`` is being evaluated (up to ``milestone``, if given)."""
-        if milestone is not None and (
-            isinstance(milestone, (bool, np.bool_)) or not isinstance(milestone, numbers.Integral)
-        ):
+        if milestone is not None and not is_integer(milestone):
             raise ValueError(f"milestone must be an integer or None, got {milestone!r}")
         key = self._mark_seen(config)
         self._pending[key] = None if milestone is None else int(milestone)
+        # A queued config started without get_config (a journal replayed into a
+        # searcher that is not asked again) is no longer queued.
+        self._queue.started(config)
 
     def evaluation_failed(self, config: Mapping[str, Any], **kwargs: Any) -> None:
         """Note that the evaluation of ``config`` failed; it is not proposed again."""
@@ -262,6 +292,7 @@ class BaseSearcher:
             "pending": [[encoded(key), milestone] for key, milestone in self._pending.items()],
             "results": [[encoded(key), reward] for key, reward in self._results.items()],
             "failed": [encoded(key) for key in self._failed],
+            "queue": [self.space.encode_config(config) for config in self._queue.to_list()],
             **self._extra_state(),
         }
 
@@ -301,6 +332,7 @@ class BaseSearcher:
             self._results[self._load_seen(item)] = float(reward)
         for item in state.get("failed", []):
             self._failed[self._load_seen(item)] = None
+        self._queue.load([self.space.decode_config(item) for item in state.get("queue", [])])
         self._load_extra_state(state)
 
     def _clear_extra(self) -> None:

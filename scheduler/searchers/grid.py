@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from scheduler._validation import is_integer
 from scheduler.searchers.base import BaseSearcher
 from scheduler.space import SearchSpace
 
@@ -43,9 +41,17 @@ class GridSearcher(BaseSearcher):
         reward_attr: str = "accuracy",
         mode: str = "max",
         random_seed: int | None = None,
+        *,
+        reward_attribute: str | None = None,
     ):
-        super().__init__(space, reward_attr=reward_attr, mode=mode, random_seed=random_seed)
-        if isinstance(num_points, (bool, np.bool_)) or not isinstance(num_points, numbers.Integral):
+        super().__init__(
+            space,
+            reward_attr=reward_attr,
+            mode=mode,
+            random_seed=random_seed,
+            reward_attribute=reward_attribute,
+        )
+        if not is_integer(num_points):
             raise ValueError(f"num_points must be an integer >= 1, got {num_points!r}")
         if num_points < 1:
             raise ValueError(f"num_points must be >= 1, got {num_points!r}")

@@ -50,8 +50,16 @@ class RandomSearcher(BaseSearcher):
         mode: str = "max",
         random_seed: int | None = None,
         first_is_default: bool = True,
+        *,
+        reward_attribute: str | None = None,
     ):
-        super().__init__(space, reward_attr=reward_attr, mode=mode, random_seed=random_seed)
+        super().__init__(
+            space,
+            reward_attr=reward_attr,
+            mode=mode,
+            random_seed=random_seed,
+            reward_attribute=reward_attribute,
+        )
         self.first_is_default = bool(first_is_default)
         self._clear_extra()
 

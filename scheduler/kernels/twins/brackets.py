@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scheduler.kernels.twins._checks import (
     _UINT64_MASK,
     STATE_VERSION,
@@ -146,7 +148,7 @@ class BracketSampler:
     def __copy__(self) -> BracketSampler:
         return self.copy()
 
-    def __deepcopy__(self, memo) -> BracketSampler:
+    def __deepcopy__(self, memo: dict[int, Any]) -> BracketSampler:
         return self.copy()
 
     def state_dict(self) -> dict:
@@ -210,7 +212,7 @@ class BracketSampler:
             return NotImplemented
         return self.state_dict() == other.state_dict()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal by state, so not hashable
 
     def __repr__(self) -> str:
         return (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 from fractions import Fraction
+from typing import Any
 
 from scheduler.kernels.twins._checks import (
     _INT64_MAX,
@@ -280,7 +281,7 @@ class PromotionRungs:
     def __copy__(self) -> PromotionRungs:
         return self.copy()
 
-    def __deepcopy__(self, memo) -> PromotionRungs:
+    def __deepcopy__(self, memo: dict[int, Any]) -> PromotionRungs:
         return self.copy()
 
     def num_recorded(self, rung_index: int) -> int:
@@ -369,7 +370,7 @@ class PromotionRungs:
             return NotImplemented
         return self.state_dict() == other.state_dict()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal by state, so not hashable
 
     def __repr__(self) -> str:
         counts = [len(entries) for entries in self._entries]
@@ -379,7 +380,7 @@ class PromotionRungs:
         )
 
 
-def _milestone_problem(config_ids: list[list[int]], milestone_rung) -> str | None:
+def _milestone_problem(config_ids: list[list[int]], milestone_rung: dict[int, int]) -> str | None:
     """Why the entries' config ids cannot belong to these milestones, or None.
 
     A config is recorded at most once per rung, and only once it is registered;
@@ -400,7 +401,9 @@ def _milestone_problem(config_ids: list[list[int]], milestone_rung) -> str | Non
     return None
 
 
-def _promotion_records(state: dict, levels: list[int], max_t: int):
+def _promotion_records(
+    state: dict, levels: list[int], max_t: int
+) -> tuple[list[tuple[list[float], list[int], list[bool]]], list[int], list[int]]:
     """Validated ([(rewards, config_ids, promoted)] per rung, ids, milestone rungs)."""
     kind = "PromotionRungs"
     num_rungs = len(levels)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +165,9 @@ class StoppingRungs:
         skip_rungs = _check_skip_rungs(skip_rungs, len(self._levels))
         return self._report(task_id, time, reward, skip_rungs)
 
-    def on_reports(self, task_ids, times, rewards, skip_rungs=None) -> np.ndarray:
+    # The signature is the compiled kernel's, text for text (tests/test_kernels_backend.py
+    # compares them); its full types are in scheduler/_rungs/stopping.pyi.
+    def on_reports(self, task_ids, times, rewards, skip_rungs=None) -> np.ndarray:  # type: ignore[no-untyped-def]
         """Apply many reports in order; return their decisions as a bool array.
 
         Parameters
@@ -259,7 +263,7 @@ class StoppingRungs:
     def __copy__(self) -> StoppingRungs:
         return self.copy()
 
-    def __deepcopy__(self, memo) -> StoppingRungs:
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoppingRungs:
         return self.copy()
 
     def cutoff(self, rung_index: int) -> float | None:
@@ -358,7 +362,7 @@ class StoppingRungs:
             return NotImplemented
         return self.state_dict() == other.state_dict()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal by state, so not hashable
 
     def __repr__(self) -> str:
         counts = [len(rewards) for rewards in self._rewards]
@@ -368,7 +372,9 @@ class StoppingRungs:
         )
 
 
-def _check_batch(ids, times, rewards, skips) -> None:
+def _check_batch(
+    ids: np.ndarray, times: np.ndarray, rewards: np.ndarray, skips: np.ndarray
+) -> None:
     arrays = (ids, times, rewards, skips)
     if any(a.ndim != 1 for a in arrays) or len({a.shape[0] for a in arrays}) != 1:
         shapes = ", ".join(str(a.shape) for a in arrays)
@@ -378,7 +384,7 @@ def _check_batch(ids, times, rewards, skips) -> None:
         )
 
 
-def _task_count_problem(num_recorded: list[int], task_rungs) -> str | None:
+def _task_count_problem(num_recorded: list[int], task_rungs: Iterable[int]) -> str | None:
     """Why per-rung record counts cannot belong to these highest rungs, or None.
 
     A task is recorded at most once per rung, and at its highest rung j: so at most
@@ -407,7 +413,9 @@ def _task_count_problem(num_recorded: list[int], task_rungs) -> str | None:
     return None
 
 
-def _stopping_records(state: dict, num_rungs: int):
+def _stopping_records(
+    state: dict, num_rungs: int
+) -> tuple[list[list[float]], list[int], list[int]]:
     """Validated (rewards per rung, task ids, task rungs) of a StoppingRungs state."""
     kind = "StoppingRungs"
     rungs = _state_list(state["rungs"], kind, "rungs", num_rungs)

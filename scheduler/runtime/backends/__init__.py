@@ -17,6 +17,7 @@ BACKENDS = {
     "subprocess": "scheduler.runtime.backends.subprocess:SubprocessBackend",
     "command": "scheduler.runtime.backends.command:CommandBackend",
     "simulated": "scheduler.runtime.backends.simulated:SimulatedBackend",
+    "ray": "scheduler.runtime.backends.ray:RayBackend",
 }
 
 #: backends that own the clock and drive the run on one thread (Runner.run_inline)
@@ -25,7 +26,7 @@ SYNCHRONOUS = frozenset({"simulated"})
 
 def make_backend(name: str, train_fn, on_report: OnReport, on_end: OnEnd, **options) -> Backend:
     """Build a backend by name (a key of :data:`BACKENDS`); ``options`` are passed to
-    its constructor (e.g. a Ray address)."""
+    its constructor (the Ray backend's ``resources`` and ``pin_configs``)."""
     import importlib
 
     target = BACKENDS.get(name)

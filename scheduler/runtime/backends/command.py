@@ -5,8 +5,10 @@ process group) and then waits on one selector for: report lines on the program's
 report descriptor (``scheduler.report``, answered with the decision), report lines on
 its stdout (``[scheduler] {json}``, read as they come; every stdout line also goes to
 ``stdout.log``), the program's exit (its ``pidfd``), a cancel, and the deadlines
-(``_timeout``, the stop grace). stderr goes straight to ``stderr.log``. Both logs are
-in the task's folder (``TaskSpec.log_dir``).
+(``_timeout``, the stop grace). stderr goes straight to ``stderr.log`` (or, with
+``_merge_stderr``, into the stdout stream and its log). Both logs are in the task's
+folder (``TaskSpec.log_dir``), unless the caller names other files (the AutoML
+executor's ``log.txt``).
 
 Every report goes through the same :class:`~scheduler.runtime.reporter.Reporter` as a
 ``train_fn``'s (validation, timestamps, JSON-able values). A stopped or paused program
@@ -23,8 +25,9 @@ driver that exits normally, even with tasks running, kills them: an ``atexit`` h
 
 How a task ends: the decision's outcome once stopped or paused; ``raised`` with the
 message for a refused report or a malformed ``[scheduler]`` line (line number and text);
-``died`` with the exit code or signal and the last 20 lines of stderr for a program that
-exits non-zero or is killed, or that runs past ``_timeout``; ``returned`` when it exits 0
+``died`` with the exit code or signal and the last 20 lines of stderr (of the merged
+output with ``_merge_stderr``) for a program that exits non-zero or is killed, or that
+runs past ``_timeout``; ``returned`` when it exits 0
 (after its ``_score_file``, if any, is read as the final report).
 """
 
@@ -107,9 +110,27 @@ class CommandTask:
         ``send(result) -> decision``, as for a reporter.
     on_running : callable, optional
         ``on_running()`` once the program has started.
+    stdout_path, stderr_path : str, optional
+        The log files (default ``stdout.log`` and ``stderr.log`` in the task's folder,
+        ``spec.log_dir``); their folders are created. ``stderr_path`` is not written
+        with ``_merge_stderr``. Each is truncated when the program starts.
+    echo : callable, optional
+        ``echo(data)`` gets every piece of the stdout stream as it is logged (bytes,
+        whole lines), e.g. to show it on the console; an echo that raises is dropped
+        (with a warning), the task goes on.
     """
 
-    def __init__(self, command: Command, spec: TaskSpec, send, on_running=None):
+    def __init__(
+        self,
+        command: Command,
+        spec: TaskSpec,
+        send,
+        on_running=None,
+        *,
+        stdout_path: str | None = None,
+        stderr_path: str | None = None,
+        echo=None,
+    ):
         self.command = command
         self.on_running = on_running
         self.spec = spec
@@ -141,8 +162,13 @@ class CommandTask:
         self.task_dir = spec.log_dir or os.path.join(
             os.path.dirname(spec.checkpoint_dir), "tasks", str(spec.task_id)
         )
-        self.stdout_path = os.path.join(self.task_dir, "stdout.log")
-        self.stderr_path = os.path.join(self.task_dir, "stderr.log")
+        self.stdout_path = stdout_path or os.path.join(self.task_dir, "stdout.log")
+        self.stderr_path = stderr_path or os.path.join(self.task_dir, "stderr.log")
+        self.merged = bool(self.options["merge_stderr"])
+        #: the log a failure quotes the tail of, and what it is called there
+        self._tail_path = self.stdout_path if self.merged else self.stderr_path
+        self._stream_name = "output" if self.merged else "stderr"
+        self._echo = echo
 
     # -- from other threads ------------------------------------------------------------
     def cancel(self, reason: str) -> None:
@@ -221,6 +247,9 @@ class CommandTask:
     def _run(self) -> TaskOutcome:
         os.makedirs(self.task_dir, exist_ok=True)
         os.makedirs(self.spec.checkpoint_dir, exist_ok=True)
+        for path in (self.stdout_path, None if self.merged else self.stderr_path):
+            if path is not None and os.path.dirname(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
         values = self._values()
         try:
             argv = self._argv(values)
@@ -238,7 +267,12 @@ class CommandTask:
         self._report_sock = parent_sock
         self._stdout_log = open(self.stdout_path, "wb")  # noqa: SIM115 - closed in _clean_up
         try:
-            with open(self.stderr_path, "wb") as stderr_log:
+            stderr_target = (
+                contextlib.nullcontext(subprocess.STDOUT)
+                if self.merged
+                else open(self.stderr_path, "wb")  # noqa: SIM115 - closed by the with
+            )
+            with stderr_target as stderr_log:
                 try:
                     self.popen = subprocess.Popen(
                         argv,
@@ -355,11 +389,27 @@ class CommandTask:
             else:
                 self._report_fd(line)
         if kind == "stdout":
-            self._stdout_log.flush()
+            logged = b"".join(line + b"\n" for line in lines)
             if len(rest) > _MAX_LINE:  # not a line-oriented output: log it as it is
                 self._stdout_log.write(rest)
+                logged += rest
                 rest = b""
+            self._stdout_log.flush()
+            if logged and self._echo is not None:
+                self._echo_out(logged)
         return rest
+
+    def _echo_out(self, data: bytes) -> None:
+        try:
+            self._echo(data)
+        except Exception:
+            log.warning(
+                "showing the output of task %s failed; it goes on in %s only",
+                self.spec.task_id,
+                self.stdout_path,
+                exc_info=True,
+            )
+            self._echo = None
 
     # -- reports -----------------------------------------------------------------------
     def _report_line(self, line: bytes, number: int) -> None:
@@ -370,10 +420,11 @@ class CommandTask:
                 raise ValueError(f"a report must be a JSON object, got {type(result).__name__}")
         except (ValueError, UnicodeDecodeError) as exc:
             shown = text if len(text) <= 200 else text[:200] + "..."
+            stream = "output" if self.merged else "stdout"
             self._end_with(
                 TaskOutcome(
                     RAISED,
-                    error=f"stdout line {number} is a malformed report ({exc}): {shown!r}",
+                    error=f"{stream} line {number} is a malformed report ({exc}): {shown!r}",
                     num_reports=self.reporter.num_reports,
                 ),
                 stop_now=True,
@@ -415,6 +466,9 @@ class CommandTask:
             if reply is not None:
                 reply("stop")  # already ending: nothing more is recorded
             return
+        key, reward_attr = self.options["score_key"], self.spec.reward_attr
+        if key is not None and reward_attr not in result and key in result:
+            result = {**result, reward_attr: result[key]}  # the program's name for it
         try:
             self.reporter(**result)
         except TaskStopped as stopped:
@@ -478,7 +532,7 @@ class CommandTask:
         if self._ending is not None:
             if self._ending.kind == RAISED and self._ending.traceback is None:
                 # a refused report: the program's own traceback says where it was made
-                tail = stderr_tail(self.stderr_path)
+                tail = stderr_tail(self._tail_path)
                 if tail:
                     return dataclasses.replace(self._ending, traceback="\n".join(tail))
             return self._ending
@@ -490,12 +544,12 @@ class CommandTask:
                 if self._ending is not None:
                     return self._ending
             return TaskOutcome(RETURNED, num_reports=self.reporter.num_reports)
-        tail = stderr_tail(self.stderr_path)
+        tail = stderr_tail(self._tail_path)
         reason = describe_exit(returncode, "the program").replace(" while running the task", "")
         if tail:
-            reason += f"; stderr (last {len(tail)} lines):\n" + "\n".join(tail)
+            reason += f"; {self._stream_name} (last {len(tail)} lines):\n" + "\n".join(tail)
         else:
-            reason += " (stderr was empty)"
+            reason += f" ({self._stream_name} was empty)"
         return TaskOutcome(
             DIED,
             error=reason,

@@ -12,9 +12,13 @@ Each leaf domain of the search space takes some columns of the encoded vector:
 
 A domain with a single value takes no column. The leaves are reached through a small
 interface (:class:`Leaves`: ``paths``, ``domains``, ``values(config)``,
-``config(values)``) so that a nested space only needs its own :class:`Leaves`;
-today :func:`leaves_of` builds :class:`FlatLeaves` for a flat
-:class:`~scheduler.space.SearchSpace` and refuses any domain it cannot encode.
+``config(values)``): :func:`leaves_of` builds :class:`FlatLeaves` for a flat
+:class:`~scheduler.space.SearchSpace` whose configs hold the domains' values
+themselves, and :class:`SpaceLeaves` (over :meth:`SearchSpace.leaves`) for any other:
+nested spaces (``Dict``, ``List``, ``@obj``, a Categorical of spaces), and Categoricals
+whose choices are objects (their configs hold a JSON stand-in, not the object). A
+Categorical with space choices is one leaf (its choice), its choices' leaves are leaves
+of their own; a leaf that a config does not use is encoded at its default.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 
 from scheduler.space import Bool, Categorical, Domain, Int, Real, SearchSpace
 
-__all__ = ["Encoder", "FlatLeaves", "Leaves", "leaves_of"]
+__all__ = ["Encoder", "FlatLeaves", "Leaves", "SpaceLeaves", "leaves_of"]
 
 # Column kinds.
 _REAL, _INT, _BOOL, _ONEHOT = "real", "int", "bool", "onehot"
@@ -78,13 +82,34 @@ class FlatLeaves:
         return dict(zip(self.names, values))
 
 
-def _check_encodable(name: str, domain: Any) -> None:
+class SpaceLeaves:
+    """The leaves of any :class:`~scheduler.space.SearchSpace`, through
+    :meth:`SearchSpace.leaves`: values are the domains' own (a Categorical's choice
+    object), an unused leaf (a choice not taken) reads as its default."""
+
+    def __init__(self, space: SearchSpace):
+        self.space = space
+        pairs = space.leaves()
+        self.paths = [path for path, _ in pairs]
+        self.domains = [domain for _, domain in pairs]
+        for path, domain in pairs:
+            _check_encodable(SearchSpace.leaf_name(path), domain, nested=True)
+
+    def values(self, config: Mapping[str, Any]) -> list[Any]:
+        used = self.space.leaf_values(config)
+        return [used.get(path, domain.default) for path, domain in zip(self.paths, self.domains)]
+
+    def config(self, values: Sequence[Any]) -> dict[str, Any]:
+        return self.space.config_from_leaf_values(dict(zip(self.paths, values)))
+
+
+def _check_encodable(name: str, domain: Any, nested: bool = False) -> None:
     if not isinstance(domain, (Real, Int, Categorical)):
         raise ValueError(
             f"bayesopt cannot encode hyperparameter {name!r}: its domain must be a Real, Int, "
             f"Categorical or Bool, got {domain!r}"
         )
-    if isinstance(domain, Categorical):
+    if isinstance(domain, Categorical) and not nested:
         for choice in domain.data:
             if isinstance(choice, (Domain, SearchSpace)):
                 raise ValueError(
@@ -96,7 +121,7 @@ def _check_encodable(name: str, domain: Any) -> None:
 def leaves_of(space: SearchSpace | Leaves) -> Leaves:
     """The :class:`Leaves` of ``space`` (a :class:`Leaves` object is returned as is)."""
     if isinstance(space, SearchSpace):
-        return FlatLeaves(space)
+        return SpaceLeaves(space) if space.is_nested or space.needs_build else FlatLeaves(space)
     if hasattr(space, "paths") and hasattr(space, "domains") and hasattr(space, "config"):
         for path, domain in zip(space.paths, space.domains):
             _check_encodable(".".join(map(str, path)), domain)
