@@ -56,18 +56,18 @@ than Optuna TPE's; on the multi-fidelity benchmarks, at the full budget, ASHA +
 bayesopt's median below ASHA + random's on at least two of three and no worse than the
 upper quartile of Syne Tune's MOBSTER.
 
-Cost. Syne Tune's GP searchers take almost all of the CPU (here, one seed: 15 s for
-BayesianOptimization on Branin, 43 s on Hartmann6, 15 to 25 s for MOBSTER per
-multi-fidelity benchmark at 2 full trainings, about twice that at 4; ours about 10 s
-for everything), so the committed run uses a budget of 2 full trainings
-(``--mf-budget``, default 2) and leaves Syne Tune's BayesianOptimization out on
-Hartmann6 (``--skip hartmann6:syne_bo``: no target needs it), to stay under about 45
-minutes with ``--jobs 2`` on a shared 2-CPU machine.
+Cost. Syne Tune's GP searchers take almost all of the CPU (one seed on the shared
+machine: 15 s for BayesianOptimization on Branin, 43 s on Hartmann6, 15 to 25 s for
+MOBSTER per multi-fidelity benchmark at 2 full trainings, about twice that at 4; ours
+about 10 s for everything), so the multi-fidelity budget is 2 full trainings
+(``--mf-budget``, default 2): the committed 20-seed run then takes about 30 minutes
+with ``--jobs 2`` on a loaded 2-CPU machine. ``--skip hartmann6:syne_bo`` (no target
+needs it) saves about a third of that.
 
 Run (the committed results)::
 
     python bench/searchers.py --jobs 2 --syne-tune-path /tmp/syne_tune_013 \
-        --skip hartmann6:syne_bo --markdown bench/searchers_results.md --plot-dir docs
+        --markdown bench/searchers_results.md --plot-dir docs
 
 ``--smoke`` (CI: 2 seeds, tiny budgets, this project's methods and Optuna's).
 ``--benchmarks`` / ``--methods`` / ``--skip`` restrict a run. Exits 0 whenever it ran.
