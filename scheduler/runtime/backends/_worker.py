@@ -150,6 +150,11 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
     conn = Connection(fd)
     identity = _identity(fd)
     functions: dict[int, object] = {}
+    # What a task may change, as it was before the first task (taken again after a
+    # "load", which extends sys.path). A task whose changes restore() undid leaves the
+    # process in exactly this state, so one snapshot serves every task (taking it costs
+    # about 1 ms: every signal handler and resource limit, read one by one).
+    state: ProcessState | None = None
     _send(conn, ("ready",))
     while True:
         try:
@@ -165,12 +170,14 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
                     sys.path.insert(0, entry)
             install_sources(sources)
             functions[fn_key] = _load(fn_bytes)
+            state = None
             _send(conn, ("loaded", fn_key))
             continue
         _, spec, fn_key = message
         spec = cloudpickle.loads(spec)
         train_fn = functions[fn_key]
-        state = ProcessState()
+        if state is None:
+            state = ProcessState()
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpu_ids)
         task_id = spec.task_id
 
