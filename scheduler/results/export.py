@@ -29,9 +29,9 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomically(path: Path, write) -> None:
+def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file, fsync, rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -165,12 +165,12 @@ class ResultsWriter:
         self._csv_writer = csv.writer(self._csv, lineterminator="\n")
 
     @staticmethod
-    def _dump_jsonl(f, records: list[dict[str, Any]]) -> None:
+    def _dump_jsonl(f: TextIO, records: list[dict[str, Any]]) -> None:
         for record in records:
             f.write(json.dumps(to_jsonable(record), ensure_ascii=False) + "\n")
 
     @staticmethod
-    def _dump_csv(f, header: list[str], records: list[dict[str, Any]]) -> None:
+    def _dump_csv(f: TextIO, header: list[str], records: list[dict[str, Any]]) -> None:
         if not header:
             return
         writer = csv.writer(f, lineterminator="\n")
@@ -229,7 +229,7 @@ class ResultsWriter:
         self._csv.close()
         pad = [""] * (len(header) - len(self._header))
 
-        def write(out) -> None:
+        def write(out: TextIO) -> None:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(header)
             with open(self.csv_path, newline="", encoding="utf-8") as old:
@@ -272,7 +272,7 @@ class ResultsWriter:
         return f"ResultsWriter({str(self.output_dir)!r}, {state})"
 
 
-def results_table(rows: Iterable[Mapping[str, Any]]):
+def results_table(rows: Iterable[Mapping[str, Any]]) -> Any:
     """Return ``rows`` as a ``pandas.DataFrame`` if pandas is importable, else a list.
 
     The list fallback holds shallow copies of the rows (dicts). Columns are the union of

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["InlineOutputs", "OutputQueue"]
 
@@ -42,7 +43,7 @@ class OutputQueue:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, operation: str, fn: Callable, *args) -> None:
+    def put(self, operation: str, fn: Callable[..., object], *args: Any) -> None:
         """Queue ``fn(*args)``; ``operation`` names it in an error ("write a results
         row to /path/results.csv")."""
         with self._cond:
@@ -109,7 +110,7 @@ class InlineOutputs:
         self._failed = False
         self.max_depth = 0
 
-    def put(self, operation: str, fn: Callable, *args) -> None:
+    def put(self, operation: str, fn: Callable[..., object], *args: Any) -> None:
         if self._failed:
             return
         try:
