@@ -87,6 +87,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from typing import Any
+
     from scheduler import searchers, space, trial
     from scheduler._command import Command
     from scheduler._decorator import Args, args
@@ -102,7 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from scheduler.trial import report
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'scheduler' has no attribute {name!r}")

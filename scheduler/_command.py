@@ -65,13 +65,13 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scheduler._decorator import Args, _default_of, _entries
+from scheduler._validation import is_real
 from scheduler.space import Domain, SearchSpace
 
 __all__ = ["TASK_FIELDS", "Command", "format_value"]
@@ -113,15 +113,10 @@ def _path(name: str, value: Any) -> str | None:
     return os.fspath(value)
 
 
-def _seconds(name: str, value: Any, *, allow_zero: bool, allow_none: bool = False):
+def _seconds(name: str, value: Any, *, allow_zero: bool, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
-    ok = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value >= 0 if allow_zero else value > 0)
-    )
+    ok = is_real(value) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         rule = "a number of seconds >= 0" if allow_zero else "a positive number of seconds"
         raise ValueError(f"{name} must be {rule}, got {value!r}")
@@ -253,7 +248,7 @@ class Command:
     @property
     def kwspaces(self) -> dict[str, Domain]:
         """The searchable entries, ``{name: domain}``."""
-        return dict(self.space.domains)
+        return {k: v for k, v in self.space.domains.items() if isinstance(v, Domain)}
 
     @property
     def templated(self) -> frozenset[str]:

@@ -125,7 +125,7 @@ def _install_hook() -> None:
     sys.excepthook = hook
 
 
-def report(**result) -> None:
+def report(**result: object) -> None:
     """Report one result (``epoch=3, accuracy=0.91``) and wait for the decision.
 
     Raises

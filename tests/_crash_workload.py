@@ -246,14 +246,14 @@ def _install_hooks(snapshot_every: int) -> None:
 
     _journal.Journal.finish_snapshot = finish_hooked
 
-    write_row = _results.ResultsWriter._write_csv
+    write_rows = _results.ResultsWriter._append_csv
 
-    def write_csv_hooked(self, record):
+    def write_csv_hooked(self, records):
         if _hit("csv"):
             _die()
-        write_row(self, record)
+        write_rows(self, records)
 
-    _results.ResultsWriter._write_csv = write_csv_hooked
+    _results.ResultsWriter._append_csv = write_csv_hooked
 
 
 _FINISHING = False

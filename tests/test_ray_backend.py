@@ -396,7 +396,10 @@ def test_seed_example_runs_on_ray(name, local_ray, tmp_path):
     )
     done = subprocess.run(
         [sys.executable, str(script)],
-        cwd=ROOT,  # Ray puts the driver's working directory on its workers' sys.path
+        # the example's get_training_curves(plot=True) saves its PNG in the working
+        # folder (no display); the workers import scheduler through PYTHONPATH or the
+        # installed package
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,

@@ -185,7 +185,11 @@ def test_a_node_that_joins_takes_trials_and_one_removed_mid_run_loses_only_its_t
         while not all(s.history.tasks[v].status == "failed" for v in victims):
             assert time.monotonic() < deadline, "the lost task never ended"
             time.sleep(0.05)
-        assert s.resources.max_concurrency == 2  # the backend followed the removal
+        # the backend follows the removal once Ray's control plane has seen it (the
+        # task's own call can fail first, while the node still looks alive)
+        while s.resources.max_concurrency != 2:
+            assert time.monotonic() < deadline, "the slots never shrank back to 2"
+            time.sleep(0.05)
     finally:
         go.touch()
     runner.join(timeout=120)
@@ -194,6 +198,8 @@ def test_a_node_that_joins_takes_trials_and_one_removed_mid_run_loses_only_its_t
     failed = [t for t in tasks if t.status == "failed"]
     assert [t.task_id for t in failed] == sorted(victims)
     for t in failed:
-        assert t.reason.startswith("lost: the Ray node running the task left"), t.reason
+        # "the Ray node running the task left", or, when the call failed before Ray's
+        # control plane marked the node dead, "the task's Ray actor stopped answering"
+        assert t.reason.startswith(("lost: the Ray node", "lost: the task's Ray actor")), t.reason
     assert len(tasks) == 8
     assert all(t.status == "completed" for t in tasks if t not in failed)

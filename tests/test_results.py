@@ -183,10 +183,10 @@ def test_numpy_and_odd_values_never_crash(tmp_path):
 def test_os_errors_propagate_naming_nothing_silently(tmp_path, monkeypatch):
     writer = ResultsWriter(tmp_path)
 
-    def full_disk(record):
+    def full_disk(records):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writer, "_write_jsonl", full_disk)
+    monkeypatch.setattr(writer, "_append_jsonl", full_disk)
     with pytest.raises(OSError, match="No space left"):
         writer.write(make_row(0, 1, 0.5), {})
     assert "results" in writer.describe() and str(tmp_path) in writer.describe()
@@ -248,3 +248,30 @@ def test_results_table_without_pandas(monkeypatch):
     assert table == ROWS
     assert table[0] is not ROWS[0]  # copies
     assert results_table([]) == []
+
+
+def test_a_batch_of_rows_widens_the_csv_once_and_keeps_every_row_in_order(tmp_path, monkeypatch):
+    writer = ResultsWriter(tmp_path)
+    writer.write(make_row(0, 1, 0.5), {"lr": 0.1})
+    widened = []
+    widen = ResultsWriter._widen
+    monkeypatch.setattr(
+        ResultsWriter, "_widen", lambda self, h, r: (widened.append(h), widen(self, h, r))
+    )
+    rows = [make_row(0, 2, 0.6), make_row(1, 1, 0.4), make_row(1, 2, 0.7)]
+    rows[0]["extra_a"] = 1
+    rows[2]["extra_b"] = 2
+    writer.write_many([(rows[0], {"lr": 0.1}), (rows[1], {"lr": 0.2}), (rows[2], {"lr": 0.2})])
+    writer.close()
+    assert len(widened) == 1 and widened[0][-2:] == ["extra_a", "extra_b"]
+    with open(writer.csv_path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["task_id"], r["epoch"]) for r in table] == [
+        ("0", "1"),
+        ("0", "2"),
+        ("1", "1"),
+        ("1", "2"),
+    ]
+    assert [r["extra_a"] for r in table] == ["", "1", "", ""]
+    assert [r["extra_b"] for r in table] == ["", "", "", "2"]
+    assert [r["task_id"] for r in read_jsonl(writer.jsonl_path)] == [0, 0, 1, 1]

@@ -387,6 +387,11 @@ def test_state_dict_is_json_and_round_trips(tmp_path):
         (dict(searcher="bayes"), "bayes"),
         (dict(max_task_time=0), "max_task_time must be a positive number, got 0"),
         (dict(max_reward=float("nan")), "max_reward must be a number (not NaN), got nan"),
+        # None used to be let through, and the runtime's loop then compared times with it
+        (
+            dict(training_history_callback=print, training_history_callback_delta_secs=None),
+            "training_history_callback_delta_secs must be a positive number, got None",
+        ),
     ],
 )
 def test_invalid_arguments_name_the_parameter(kwargs, message):

@@ -111,19 +111,19 @@ def test_journal_write_failure_ends_the_run_and_resume_continues(
 
 
 def test_results_write_failure_ends_the_run_naming_the_file(tmp_path, monkeypatch):
-    write = ResultsWriter._write_jsonl
+    write = ResultsWriter._append_jsonl
     seen = {"n": 0}
 
-    def failing(self, record):
-        seen["n"] += 1
-        if seen["n"] == 7:
+    def failing(self, records):  # the rows queued meanwhile come in one call
+        seen["n"] += len(records)
+        if seen["n"] >= 7:
             raise _enospc()
-        return write(self, record)
+        return write(self, records)
 
-    monkeypatch.setattr(ResultsWriter, "_write_jsonl", failing)
+    monkeypatch.setattr(ResultsWriter, "_append_jsonl", failing)
     ckpt = str(tmp_path / "ckpt.json")
     s = _fifo(output_dir=tmp_path / "out", checkpoint=ckpt)
-    _run_expecting(s, sch.CheckpointError, r"write a results row to .*results.*No space left")
+    _run_expecting(s, sch.CheckpointError, r"write results rows to .*results.*No space left")
     monkeypatch.undo()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -356,3 +356,21 @@ def test_a_second_run_raises():
     assert s.join_jobs(timeout=60)
     with pytest.raises(RuntimeError, match="has already run"):
         s.run()
+
+
+def test_results_rows_queued_behind_a_slow_write_reach_the_writer_in_one_call():
+    import threading
+
+    from scheduler.runtime.outputs import OutputQueue
+
+    gate = threading.Event()
+    calls = []
+    q = OutputQueue(lambda operation, exc: calls.append(("error", operation)))
+    q.put("slow", gate.wait, 5)
+    for i in range(5):
+        q.put_batched("rows", calls.append, i)
+    q.put("other", calls.append, "after")
+    q.put_batched("rows", calls.append, 5)
+    gate.set()
+    assert q.close(5)
+    assert calls == [[0, 1, 2, 3, 4], "after", [5]]

@@ -28,9 +28,16 @@ import collections
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from scheduler.runtime.runner import RunFolders, Runner
 from scheduler.schedulers.base import Decision, Policy, Suggestion
+
+if TYPE_CHECKING:
+    from scheduler.automl.controllers import Controller
+    from scheduler.automl.defs import Recommendation
+    from scheduler.automl.workers import WorkerAllocation, WorkerPool
+    from scheduler.results.history import History
 
 __all__ = [
     "RecommendationPolicy",
@@ -60,10 +67,11 @@ class RecommendationQueue:
 
     def __init__(self, lock: threading.Lock):
         self._lock = lock
-        self.queue: collections.deque = collections.deque()
-        self.drawn: dict[int, object] = {}  # id(values) -> rec, until add_config
+        self.queue: collections.deque[Recommendation] = collections.deque()
+        # id(values) -> (values, rec), until add_config
+        self.drawn: dict[int, tuple[dict, Recommendation]] = {}
 
-    def get_config(self, **kwargs):
+    def get_config(self, **kwargs: Any) -> dict | None:
         with self._lock:
             if not self.queue:
                 return None
@@ -91,7 +99,7 @@ class RecommendationPolicy(Policy):
         (called under the runner's lock: it must only queue the news).
     """
 
-    def __init__(self, controller, on_report: Callable, on_end: Callable):
+    def __init__(self, controller: Controller, on_report: Callable, on_end: Callable) -> None:
         super().__init__()
         self.controller = controller
         self.require_time = bool(getattr(controller, "require_time", False))
@@ -101,26 +109,27 @@ class RecommendationPolicy(Policy):
         self.searcher = RecommendationQueue(self._lock)
         self._closed = False
         self._next_config_id = 0
-        self._by_task: dict[int, object] = {}  # task_id -> rec
-        self._started: dict[int, object] = {}  # id(suggestion) -> (suggestion, rec)
+        self._by_task: dict[int, Recommendation] = {}  # task_id -> rec
+        # id(suggestion) -> (suggestion, rec)
+        self._started: dict[int, tuple[Suggestion, Recommendation]] = {}
         #: recommendations handed to the runner whose outcome the engine has not yet
         #: given to the controller
         self.in_flight = 0
 
     # -- the engine's side --------------------------------------------------------------
-    def enqueue(self, recs: list) -> None:
+    def enqueue(self, recs: list[Recommendation]) -> None:
         with self._lock:
             if not self._closed:
                 self.searcher.queue.extend(recs)
 
-    def outcome_handled(self, recs: list) -> None:
+    def outcome_handled(self, recs: list[Recommendation]) -> None:
         """The engine refined one outcome into ``recs`` (queued unless closed)."""
         with self._lock:
             self.in_flight -= 1
             if not self._closed:
                 self.searcher.queue.extend(recs)
 
-    def close(self) -> list:
+    def close(self) -> list[Recommendation]:
         """No more tasks: returns the recommendations that were still queued."""
         with self._lock:
             self._closed = True
@@ -138,7 +147,7 @@ class RecommendationPolicy(Policy):
         with self._lock:
             return len(self.searcher.queue)
 
-    def rec_of_task(self, task_id: int):
+    def rec_of_task(self, task_id: int) -> Recommendation:
         with self._lock:
             return self._by_task[task_id]
 
@@ -191,7 +200,15 @@ class RecommendationPolicy(Policy):
         raise ValueError("an AutoML run cannot be resumed from a saved state")
 
 
-def make_runner(*, job_fn, policy, pool, history, make_args, run_folder: str) -> Runner:
+def make_runner(
+    *,
+    job_fn: Callable[..., Any],
+    policy: Policy,
+    pool: WorkerPool,
+    history: History,
+    make_args: Callable[..., Any],
+    run_folder: str,
+) -> Runner:
     """A runner over the thread backend: one task (job thread) per recommendation.
 
     ``fail_fast`` is off: a failing job is an outcome the controller learns from, and
@@ -238,7 +255,7 @@ def runner_error(runner: Runner | None) -> BaseException | None:
     return None if runner is None else runner.error
 
 
-def allocation_of(runner: Runner, task_id: int):
+def allocation_of(runner: Runner, task_id: int) -> WorkerAllocation | None:
     """The worker allocation the runner gave a task (read under its lock)."""
     with runner.lock:
         return runner.table.tasks[task_id].allocation

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import sys
+from typing import TextIO
 
 from scheduler.automl.defs import MMARStd
 
@@ -93,7 +94,7 @@ class AdminClient:
         return reply.get("reply", "")
 
 
-def _run_line(client: AdminClient, line: str, out) -> bool:
+def _run_line(client: AdminClient, line: str, out: TextIO) -> bool:
     """Run one interactive line; False to quit."""
     words = line.split()
     if not words:

@@ -35,9 +35,17 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from scheduler.automl.defs import MMARStd
 from scheduler.automl.handlers.mmar import format_table
+
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
+    from scheduler.automl.engine import Engine
+
+_T = TypeVar("_T")
 
 __all__ = [
     "HOST",
@@ -108,13 +116,13 @@ class AdminServer:
 
     def __init__(
         self,
-        ctx,
+        ctx: Context,
         port: int = 0,
         folder: str | None = None,
         max_connections: int = 16,
         max_line: int = 65536,
         idle_timeout: float = 60.0,
-    ):
+    ) -> None:
         if folder is None:
             raise ValueError("AdminServer needs a folder for admin.json, got folder=None")
         for name, value in (("max_connections", max_connections), ("max_line", max_line)):
@@ -133,7 +141,8 @@ class AdminServer:
         self.port: int | None = None
         self._listener: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
-        self._wake_r = self._wake_w = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._conns: dict[int, _Conn] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,11 +164,12 @@ class AdminServer:
             ) from exc
         self._listener = listener
         self.port = listener.getsockname()[1]
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(listener, selectors.EVENT_READ, "listener")
-        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        wake_r, wake_w = socket.socketpair()
+        self._wake_r, self._wake_w = wake_r, wake_w
+        wake_r.setblocking(False)
+        selector = self._selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ, "listener")
+        selector.register(wake_r, selectors.EVENT_READ, "wake")
         try:
             write_private_json(
                 self.info_path,
@@ -208,13 +218,20 @@ class AdminServer:
                     self._close(conn)
                 time.sleep(0.05)
 
+    def _started(self) -> tuple[selectors.BaseSelector, socket.socket, socket.socket]:
+        """The selector, listener and wake-up socket (set by :meth:`start`)."""
+        if self._selector is None or self._listener is None or self._wake_r is None:
+            raise RuntimeError("the admin server is not started")
+        return self._selector, self._listener, self._wake_r
+
     def _serve_once(self) -> None:
-        for key, mask in self._selector.select(timeout=0.2):
+        selector, _, wake_r = self._started()
+        for key, mask in selector.select(timeout=0.2):
             if key.data == "listener":
                 self._accept()
             elif key.data == "wake":
                 with contextlib.suppress(OSError):
-                    self._wake_r.recv(4096)
+                    wake_r.recv(4096)
             else:
                 conn = key.data
                 if mask & selectors.EVENT_READ:
@@ -224,10 +241,11 @@ class AdminServer:
         self._sweep()
 
     def _accept(self) -> None:
+        selector, listener, _ = self._started()
         now = time.monotonic()
         while True:
             try:
-                sock, _ = self._listener.accept()
+                sock, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. out of file descriptors: try again later
@@ -236,7 +254,7 @@ class AdminServer:
             sock.setblocking(False)
             conn = _Conn(sock, now)
             self._conns[sock.fileno()] = conn
-            self._selector.register(sock, selectors.EVENT_READ, conn)
+            selector.register(sock, selectors.EVENT_READ, conn)
             active = sum(1 for c in self._conns.values() if not c.closing)
             if active > self.max_connections:
                 self.num_refused += 1
@@ -390,7 +408,7 @@ class AdminServer:
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbuf else 0)
         with contextlib.suppress(KeyError, ValueError):
-            self._selector.modify(conn.sock, events, conn)
+            self._started()[0].modify(conn.sock, events, conn)
         if conn.closing and not conn.outbuf:
             # Reply out: no more writes; keep reading (and dropping) the client's input
             # for a moment so that closing does not reset the connection under the reply.
@@ -401,7 +419,7 @@ class AdminServer:
         fd = conn.sock.fileno()
         if fd != -1:
             with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(conn.sock)
+                self._started()[0].unregister(conn.sock)
         with contextlib.suppress(OSError):
             conn.sock.close()
         for key, value in list(self._conns.items()):
@@ -421,7 +439,7 @@ class AdminServer:
 class AutomlCommandModule:
     """The engine's admin commands (Clara's names)."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def get_spec(self) -> list[dict]:
@@ -456,7 +474,7 @@ class AutomlCommandModule:
             raise CommandError(f"usage: {usage}")
         return args[0]
 
-    def _call(self, method, name: str):
+    def _call(self, method: Callable[[str], _T], name: str) -> _T:
         try:
             return method(name)
         except KeyError as exc:
@@ -520,7 +538,9 @@ class AutomlCommandModule:
         return "stopping the run: no new jobs, running jobs aborted"
 
 
-def start_admin(engine, admin_port: int, ctx, folder: str | None = None) -> AdminServer:
+def start_admin(
+    engine: Engine, admin_port: int, ctx: Context, folder: str | None = None
+) -> AdminServer:
     """Clara's ``start_admin(engine, admin_port, ctx)``: register the engine's commands in
     ``ctx`` and serve them on 127.0.0.1:``admin_port`` (0: a free port); ``admin.json``
     goes to ``folder``, default the run folder (``RUN_ROOT``). Returns the running server

@@ -41,11 +41,11 @@ TRACEOUT = ("none", "console", "file", "both")
 class _RunInfo(Handler):
     """The CLI's own handler: the trace file, and where to find the run."""
 
-    def __init__(self, traceout: str):
+    def __init__(self, traceout: str) -> None:
         self.traceout = traceout
-        self.run_root = None
+        self.run_root: str | None = None
 
-    def start_automl(self, ctx) -> None:
+    def start_automl(self, ctx: Context) -> None:
         self.run_root = ctx.get_prop(MMARPropKey.RUN_ROOT)
         file = None
         if self.traceout in ("file", "both") and self.run_root:
@@ -53,7 +53,7 @@ class _RunInfo(Handler):
         if file is not None or self.traceout in ("console", "both"):
             ctx.set_trace(file, console=self.traceout in ("console", "both"))
 
-    def search_space_available(self, ctx) -> None:
+    def search_space_available(self, ctx: Context) -> None:
         space = ctx.get_prop(ContextKey.SEARCH_SPACE)
         engine = ctx.get_prop(ContextKey.ENGINE)
         where = self.run_root or "(no run folder)"

@@ -118,7 +118,7 @@ def fill_placeholders(data: Any, variables: dict, *, location: str = "", keys: t
     return _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), data)
 
 
-def _import(target: str, what: str):
+def _import(target: str, what: str) -> Any:
     module_name, _, attr = target.rpartition(".") if ":" not in target else target.partition(":")
     if not module_name or not attr:
         raise ValueError(f"{what}: 'path' must be a dotted 'module.Class', got {target!r}")
@@ -135,7 +135,7 @@ def _import(target: str, what: str):
         raise ValueError(f"{what}: module {module_name!r} has no {attr!r}") from None
 
 
-def _build(spec: Any, kind: str, builtins: dict, where: str):
+def _build(spec: Any, kind: str, builtins: dict, where: str) -> Any:
     if not isinstance(spec, dict):
         raise ValueError(f"{where}: a {kind} must be an object {{name | path, args}}, got {spec!r}")
     unknown = [k for k in spec if k not in _COMPONENT_KEYS]

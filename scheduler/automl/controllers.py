@@ -23,12 +23,26 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduler._validation import positive_int
-from scheduler.automl.defs import ContextKey, MMARPropKey, Outcome, Recommendation, SearchResult
+from scheduler.automl.defs import (
+    ContextKey,
+    MMARPropKey,
+    Outcome,
+    Recommendation,
+    SearchResult,
+    SearchSpace,
+)
 from scheduler.schedulers.base import Decision, Suggestion, drive_suggest
 from scheduler.searchers import searcher_factory
+
+if TYPE_CHECKING:
+    from scheduler import space as sch_space
+    from scheduler.automl.context import Context
+    from scheduler.schedulers.hyperband import HyperbandPolicy
+    from scheduler.searchers.base import BaseSearcher
+    from scheduler.searchers.rl.controller import RLController
 
 __all__ = [
     "Controller",
@@ -53,24 +67,26 @@ class Controller:
     #: whether every report of a job must carry ``epoch`` (Hyperband)
     require_time = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._next_rec_id = 1
-        self.space = None
+        self.space: SearchSpace | None = None
 
-    def set_search_space(self, space, ctx) -> None:
+    def set_search_space(self, space: SearchSpace | None, ctx: Context) -> None:
         """Keep the space to search; raise (or ``ctx.stop_work``) if it is unusable."""
         raise NotImplementedError
 
-    def initial_recommendation(self, ctx) -> list[Recommendation]:
+    def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
         raise NotImplementedError
 
-    def refine_recommendation(self, outcome: Outcome, ctx) -> list[Recommendation]:
+    def refine_recommendation(self, outcome: Outcome, ctx: Context) -> list[Recommendation]:
         raise NotImplementedError
 
-    def shutdown(self, ctx) -> None:
+    def shutdown(self, ctx: Context) -> None:
         """Release what the controller holds (called by ``Engine.shutdown``)."""
 
-    def make_recommendation(self, values: dict, suggestion: Suggestion | None = None):
+    def make_recommendation(
+        self, values: dict, suggestion: Suggestion | None = None
+    ) -> Recommendation:
         rec = Recommendation(self._next_rec_id, SearchResult(self.space, values), suggestion)
         self._next_rec_id += 1
         return rec
@@ -87,13 +103,13 @@ class Controller:
         """The runtime ended a task (its status as the runtime recorded it)."""
 
 
-def _num_workers(ctx, max_concurrent: int | None) -> int:
+def _num_workers(ctx: Context, max_concurrent: int | None) -> int:
     if max_concurrent is not None:
         return max_concurrent
     return int(ctx.get_prop(ContextKey.NUM_WORKERS, 1) or 1)
 
 
-def _check_space(space, who: str):
+def _check_space(space: SearchSpace | None, who: str) -> sch_space.SearchSpace:
     if space is None or not len(space):
         raise ValueError(
             f"{who}: the search space is empty; annotate the training config with 'search' "
@@ -102,8 +118,10 @@ def _check_space(space, who: str):
     return space.to_space()
 
 
-def _enumeration(space, max_rounds: int | None) -> list[dict]:
+def _enumeration(space: sch_space.SearchSpace, max_rounds: int | None) -> list[dict]:
     size = space.size
+    if size is None:  # (an enum-only space is finite)
+        raise TypeError("an exhaustive enumeration needs a finite search space")
     count = size if max_rounds is None else min(size, max_rounds)
     return [space.config_at(i) for i in range(count)]
 
@@ -111,7 +129,9 @@ def _enumeration(space, max_rounds: int | None) -> list[dict]:
 class _Rounds(Controller):
     """Shared bookkeeping: max_rounds, jobs in flight, exhaustive enumeration."""
 
-    def __init__(self, max_rounds, max_concurrent, exhaustive_enums):
+    def __init__(
+        self, max_rounds: int | None, max_concurrent: int | None, exhaustive_enums: bool
+    ) -> None:
         super().__init__()
         self.max_rounds = positive_int("max_rounds", max_rounds, allow_none=True)
         self.max_concurrent = positive_int("max_concurrent", max_concurrent, allow_none=True)
@@ -119,7 +139,7 @@ class _Rounds(Controller):
         self.num_issued = 0
         self.num_outcomes = 0
         self._enumerated: list[dict] | None = None
-        self._sch_space = None
+        self._sch_space: sch_space.SearchSpace | None = None
 
     @property
     def in_flight(self) -> int:
@@ -128,32 +148,34 @@ class _Rounds(Controller):
     def _left(self) -> int | None:
         return None if self.max_rounds is None else self.max_rounds - self.num_issued
 
-    def set_search_space(self, space, ctx) -> None:
+    def set_search_space(self, space: SearchSpace | None, ctx: Context) -> None:
         self.space = space
-        self._sch_space = _check_space(space, type(self).__name__)
+        converted = self._sch_space = _check_space(space, type(self).__name__)
+        if space is None:  # (refused by _check_space)
+            raise AssertionError("no search space")
         if self.exhaustive_enums and space.enum_only:
-            self._enumerated = _enumeration(self._sch_space, self.max_rounds)
+            self._enumerated = _enumeration(converted, self.max_rounds)
             return
-        if self.max_rounds is None and not self._sch_space.is_finite:
+        if self.max_rounds is None and not converted.is_finite:
             raise ValueError(
                 f"{type(self).__name__}: max_rounds is needed for a search space with float "
                 f"ranges ({[p for p in space.prls if '.float' in p]}), got max_rounds=None"
             )
         self._set_up(ctx)
 
-    def _set_up(self, ctx) -> None:
+    def _set_up(self, ctx: Context) -> None:
         """Build the searcher once the space is known."""
 
-    def _issue(self, values: dict, suggestion=None) -> Recommendation:
+    def _issue(self, values: dict, suggestion: Suggestion | None = None) -> Recommendation:
         self.num_issued += 1
         return self.make_recommendation(values, suggestion)
 
-    def initial_recommendation(self, ctx) -> list[Recommendation]:
+    def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
         if self._enumerated is not None:
             return [self._issue(values) for values in self._enumerated]
         return self._more(ctx)
 
-    def refine_recommendation(self, outcome: Outcome, ctx) -> list[Recommendation]:
+    def refine_recommendation(self, outcome: Outcome, ctx: Context) -> list[Recommendation]:
         self.num_outcomes += 1
         if self._enumerated is not None:
             return []
@@ -163,7 +185,7 @@ class _Rounds(Controller):
     def _learn(self, outcome: Outcome) -> None:
         raise NotImplementedError
 
-    def _more(self, ctx) -> list[Recommendation]:
+    def _more(self, ctx: Context) -> list[Recommendation]:
         raise NotImplementedError
 
 
@@ -195,7 +217,7 @@ class SearcherController(_Rounds):
         search_options: dict | None = None,
         max_concurrent: int | None = None,
         exhaustive_enums: bool = True,
-    ):
+    ) -> None:
         super().__init__(max_rounds, max_concurrent, exhaustive_enums)
         if not isinstance(searcher, str):
             raise ValueError(f"searcher must be a searcher name such as 'random', got {searcher!r}")
@@ -203,31 +225,39 @@ class SearcherController(_Rounds):
             raise ValueError(f"search_options must be a dict or None, got {search_options!r}")
         self.searcher_name = searcher
         self.search_options = dict(search_options or {})
-        self.searcher = None
+        self.searcher: BaseSearcher | None = None
         self._exhausted = False
 
-    def _set_up(self, ctx) -> None:
+    def _set_up(self, ctx: Context) -> None:
         options = {"reward_attr": SCORE_ATTR, "mode": "max", **self.search_options}
         self.searcher = searcher_factory(self.searcher_name, space=self._sch_space, **options)
 
-    def _learn(self, outcome: Outcome) -> None:
-        values = dict(outcome.recommendation.search_result.values)
-        if outcome.succeeded:
-            self.searcher.update(values, float(outcome.score))
-        else:
-            self.searcher.evaluation_failed(values)
+    def _searcher(self) -> BaseSearcher:
+        if self.searcher is None:
+            raise RuntimeError("SearcherController: set_search_space() was not called")
+        return self.searcher
 
-    def _more(self, ctx) -> list[Recommendation]:
+    def _learn(self, outcome: Outcome) -> None:
+        rec = outcome.recommendation
+        if rec is None:  # (the engine gives every outcome its recommendation)
+            raise ValueError(f"outcome {outcome!r} has no recommendation")
+        values = dict(rec.search_result.values)
+        if outcome.succeeded:
+            self._searcher().update(values, float(outcome.score))
+        else:
+            self._searcher().evaluation_failed(values)
+
+    def _more(self, ctx: Context) -> list[Recommendation]:
         recs = []
         while not self._exhausted and self.in_flight < _num_workers(ctx, self.max_concurrent):
             left = self._left()
             if left is not None and left <= 0:
                 break
-            config = self.searcher.get_config()
+            config = self._searcher().get_config()
             if config is None:
                 self._exhausted = True
                 break
-            self.searcher.register_pending(config)
+            self._searcher().register_pending(config)
             recs.append(self._issue(config))
         return recs
 
@@ -261,36 +291,43 @@ class ReinforcementController(_Rounds):
         entropy_weight: float = 0.0,
         random_seed: int | None = None,
         exhaustive_enums: bool = True,
-    ):
+    ) -> None:
         super().__init__(max_rounds, None, exhaustive_enums)
         self.batch_size = positive_int("batch_size", batch_size)
-        self._options = {
+        self._options: dict[str, Any] = {
             "hidden_size": hidden_size,
             "num_bins": num_bins,
             "lr": lr,
             "entropy_weight": entropy_weight,
             "random_seed": random_seed,
         }
-        self.controller = None
+        self.controller: RLController | None = None
         self._batch: dict[int, list[int]] = {}  # rec_id -> actions, current batch
         self._scored: list[tuple[list[int], float]] = []
         self.num_updates = 0
 
-    def _set_up(self, ctx) -> None:
+    def _set_up(self, ctx: Context) -> None:
         from scheduler.searchers.rl.controller import RLController
 
+        if self._sch_space is None:  # (set_search_space sets it first)
+            raise AssertionError("no search space")
         self.controller = RLController(self._sch_space, **self._options)
+
+    def _controller(self) -> RLController:
+        if self.controller is None:
+            raise RuntimeError("ReinforcementController: set_search_space() was not called")
+        return self.controller
 
     def _learn(self, outcome: Outcome) -> None:
         actions = self._batch.pop(outcome.recommendation_id, None)
         if actions is not None and outcome.succeeded:
             self._scored.append((actions, float(outcome.score)))
         if not self._batch and self._scored:
-            self.controller.learn([a for a, _ in self._scored], [s for _, s in self._scored])
+            self._controller().learn([a for a, _ in self._scored], [s for _, s in self._scored])
             self.num_updates += 1
             self._scored = []
 
-    def _more(self, ctx) -> list[Recommendation]:
+    def _more(self, ctx: Context) -> list[Recommendation]:
         if self._batch:
             return []  # the current batch is not finished
         count = self.batch_size
@@ -299,8 +336,8 @@ class ReinforcementController(_Rounds):
             count = min(count, left)
         recs = []
         for _ in range(count):
-            actions = self.controller.sample()
-            rec = self._issue(self.controller.config_from_actions(actions))
+            actions = self._controller().sample()
+            rec = self._issue(self._controller().config_from_actions(actions))
             self._batch[rec.rec_id] = actions
             recs.append(rec)
         return recs
@@ -341,14 +378,14 @@ class HyperbandController(Controller):
         reduction_factor: int = 3,
         brackets: int = 1,
         type: str = "stopping",  # noqa: A002 - the scheduler's parameter name
-        rung_levels=None,
+        rung_levels: list[int] | None = None,
         rung_system_per_bracket: bool = True,
         random_seed: int = 31415927,
         searcher_data: str = "rungs",
         searcher: str = "random",
         search_options: dict | None = None,
         max_concurrent: int | None = None,
-    ):
+    ) -> None:
         super().__init__()
         self.max_rounds = positive_int("max_rounds", max_rounds, allow_none=True)
         self.max_concurrent = positive_int("max_concurrent", max_concurrent, allow_none=True)
@@ -367,12 +404,12 @@ class HyperbandController(Controller):
         }
         self.searcher_name = searcher
         self.search_options = dict(search_options or {})
-        self.policy = None
+        self.policy: HyperbandPolicy | None = None
         self._lock = threading.Lock()  # the policy is called from several threads
         self.num_issued = 0
         self.num_outcomes = 0
 
-    def set_search_space(self, space, ctx) -> None:
+    def set_search_space(self, space: SearchSpace | None, ctx: Context) -> None:
         from scheduler.schedulers.hyperband import HyperbandPolicy
 
         self.space = space
@@ -404,40 +441,45 @@ class HyperbandController(Controller):
             **self._policy_options,
         )
 
-    def _fill(self, ctx) -> list[Recommendation]:
+    def _policy(self) -> HyperbandPolicy:
+        if self.policy is None:
+            raise RuntimeError("HyperbandController: set_search_space() was not called")
+        return self.policy
+
+    def _fill(self, ctx: Context) -> list[Recommendation]:
         """Ask the policy for tasks until one job per worker is in flight. The searcher
         calls the policy queued in the hooks are applied here first, on the engine's
         thread (so a model fit never holds the runtime's lock)."""
         recs = []
         with self._lock:
             while self.num_issued - self.num_outcomes < _num_workers(ctx, self.max_concurrent):
-                started = len(self.policy.configs)  # new configs drawn so far
+                started = len(self._policy().configs)  # new configs drawn so far
                 allow_new = self.max_rounds is None or started < self.max_rounds
-                suggestion = drive_suggest(self.policy, allow_new)
+                suggestion = drive_suggest(self._policy(), allow_new)
                 if suggestion is None:
                     break
                 self.num_issued += 1
                 recs.append(self.make_recommendation(dict(suggestion.config), suggestion))
         return recs
 
-    def initial_recommendation(self, ctx) -> list[Recommendation]:
+    def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
         return self._fill(ctx)
 
-    def refine_recommendation(self, outcome: Outcome, ctx) -> list[Recommendation]:
+    def refine_recommendation(self, outcome: Outcome, ctx: Context) -> list[Recommendation]:
         with self._lock:
             self.num_outcomes += 1
         return self._fill(ctx)
 
     def on_job_start(self, task_id: int, suggestion: Suggestion) -> None:
         with self._lock:
-            self.policy.on_task_start(task_id, suggestion)
+            self._policy().on_task_start(task_id, suggestion)
 
     def on_job_report(self, task_id: int, result: dict) -> Decision:
         with self._lock:
-            return self.policy.on_report(task_id, result)
+            return self._policy().on_report(task_id, result)
 
     def on_job_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         if last_result is not None and not math.isfinite(last_result.get(SCORE_ATTR, 0.0)):
             status = "diverged"
         with self._lock:
-            self.policy.on_task_end(task_id, status, last_result)
+            self._policy().on_task_end(task_id, status, last_result)

@@ -16,12 +16,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler import space as sch_space
+from scheduler._validation import is_integer, is_real
 
 __all__ = [
     "FAILED_SCORE",
@@ -198,42 +198,55 @@ class SearchParam:
     choices: tuple[tuple[Any, ...], ...] | None = None
     log: bool = False
 
+    def _bounds(self) -> tuple[float, float]:
+        """A float's ``(min, max)``."""
+        if self.min is None or self.max is None:
+            raise ValueError(f"float search param {self.prl!r} has no min and max")
+        return self.min, self.max
+
+    def _choices(self) -> tuple[tuple[Any, ...], ...]:
+        """An enum's choices."""
+        if self.choices is None:
+            raise ValueError(f"enum search param {self.prl!r} has no choices")
+        return self.choices
+
     def ranges(self) -> list[SearchRange]:
         if self.type == "float":
-            return [SearchRange(self.min, self.max)]
-        return [SearchRange(i, i) for i in range(len(self.choices))]
+            return [SearchRange(*self._bounds())]
+        return [SearchRange(i, i) for i in range(len(self._choices()))]
 
     def domain_of(self) -> sch_space.Domain:
         """The :mod:`scheduler.space` domain: ``Real`` or ``Categorical`` of indexes."""
         if self.type == "float":
-            return sch_space.Real(self.min, self.max, log=self.log)
-        return sch_space.Categorical(*range(len(self.choices)))
+            low, high = self._bounds()
+            return sch_space.Real(low, high, log=self.log)
+        return sch_space.Categorical(*range(len(self._choices())))
 
     def concrete(self, value: Any) -> list[Any]:
         """The values written to the args for a search value (one per arg)."""
         if self.type == "float":
             return [value] * len(self.args)
-        return list(self.choices[value])
+        return list(self._choices()[value])
 
     def check_value(self, value: Any) -> Any:
         """``value`` if it is a valid search value of this param, else ``ValueError``."""
         if self.type == "float":
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value) or not self.min <= value <= self.max:
+            low, high = self._bounds()
+            if not is_real(value) or not math.isfinite(value) or not low <= value <= high:
                 raise ValueError(
                     f"search result for {self.prl!r} must be a number in "
                     f"[{self.min!r}, {self.max!r}], got {value!r}"
                 )
             return float(value)
-        n = len(self.choices)
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not 0 <= value < n:
+        n = len(self._choices())
+        if not is_integer(value) or not 0 <= value < n:
             raise ValueError(
                 f"search result for {self.prl!r} must be a choice index in [0, {n}), got {value!r}"
             )
         return int(value)
 
     def to_json(self) -> dict:
-        data = {
+        data: dict[str, Any] = {
             "prl": self.prl,
             "domain": self.domain,
             "type": self.type,
@@ -243,7 +256,7 @@ class SearchParam:
         if self.type == "float":
             data.update(min=self.min, max=self.max, log=self.log)
         else:
-            data["choices"] = [list(choice) for choice in self.choices]
+            data["choices"] = [list(choice) for choice in self._choices()]
         return data
 
 

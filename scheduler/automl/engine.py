@@ -33,16 +33,17 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from scheduler._decorator import Args
 from scheduler._exceptions import TaskStopped
-from scheduler._validation import positive_number
+from scheduler._validation import is_real, positive_number
 from scheduler.automl import _runtime
 from scheduler.automl.context import Context
 from scheduler.automl.defs import FAILED_SCORE, ContextKey, JobStatus, Outcome, Recommendation
@@ -50,6 +51,13 @@ from scheduler.automl.errors import EngineError, JobAborted, JobFailed
 from scheduler.automl.events import EventType
 from scheduler.automl.workers import WorkerConfig, WorkerPool
 from scheduler.results.history import History
+
+if TYPE_CHECKING:
+    from scheduler.automl.admin_server import AdminServer
+    from scheduler.automl.controllers import Controller
+    from scheduler.automl.defs import SearchSpace
+    from scheduler.automl.executors import Executor
+    from scheduler.runtime.runner import Runner
 
 __all__ = ["Engine"]
 
@@ -79,8 +87,8 @@ class _Job:
     ended: bool = False  # the runtime ended its task
 
 
-def _score(value) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+def _score(value: object) -> float:
+    if not is_real(value):
         raise JobFailed(f"the executor must return a number as the score, got {value!r}")
     score = float(value)
     if not math.isfinite(score):
@@ -125,8 +133,8 @@ class Engine:
     def __init__(
         self,
         worker_configs: list[WorkerConfig],
-        controller,
-        executor,
+        controller: Controller,
+        executor: Executor,
         handlers: list | None = None,
         job_poll_interval: float = 1.0,
         trace: bool = False,
@@ -136,7 +144,7 @@ class Engine:
         admin_dir: str | None = None,
         abort_timeout: float = 30.0,
         admin_options: dict | None = None,
-    ):
+    ) -> None:
         self.worker_configs = list(worker_configs)
         self.pool = WorkerPool(self.worker_configs)
         for name, obj, methods in (
@@ -172,7 +180,7 @@ class Engine:
         self.admin_dir = admin_dir
         self.admin_options = dict(admin_options or {})
         self.abort_timeout = positive_number("abort_timeout", abort_timeout)
-        self.admin = None
+        self.admin: AdminServer | None = None
         self.history = History(_runtime.REWARD_ATTR, _runtime.TIME_ATTR, "max")
         self.stop_reason: str | None = None
 
@@ -184,9 +192,9 @@ class Engine:
         self._state = "new"  # new, running, stopping, done
         self._early_stop: str | None = None
         self._engine_thread: int | None = None
-        self._runner = None
-        self._policy = None
-        self._space = None
+        self._runner: Runner | None = None
+        self._policy: _runtime.RecommendationPolicy | None = None
+        self._space: SearchSpace | None = None
         self._run_folder: str | None = None
         self._t0 = 0.0
         self._stop_deadline: float | None = None
@@ -257,25 +265,41 @@ class Engine:
         if not recs:
             self._set_stop_reason("the controller gave no initial recommendation")
             return
-        self._policy = _runtime.RecommendationPolicy(
+        policy = self._policy = _runtime.RecommendationPolicy(
             self.controller, on_report=self._on_report, on_end=self._on_end
         )
-        self._policy.enqueue(recs)
+        policy.enqueue(recs)
         ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
         self._fire(EventType.RECOMMENDATIONS_AVAILABLE, ctx, fatal=False)
         self._run_folder = tempfile.mkdtemp(prefix="scheduler-automl-")
-        self._runner = _runtime.make_runner(
+        runner = self._runner = _runtime.make_runner(
             job_fn=self._job,
-            policy=self._policy,
+            policy=policy,
             pool=self.pool,
             history=self.history,
             make_args=self._make_args,
             run_folder=self._run_folder,
         )
-        self._runner.start()
+        runner.start()
         self._loop(ctx)
 
-    def _checked(self, recs, method: str) -> list[Recommendation]:
+    # (what a run has once it got that far; the engine's order guarantees each)
+    def _the_ctx(self) -> Context:
+        if self._ctx is None:
+            raise RuntimeError("the engine is not running")
+        return self._ctx
+
+    def _the_space(self) -> SearchSpace:
+        if self._space is None:
+            raise RuntimeError("the search space is not determined yet")
+        return self._space
+
+    def _started(self) -> tuple[_runtime.RecommendationPolicy, Runner]:
+        if self._policy is None or self._runner is None:
+            raise RuntimeError("the AutoML run has not started its jobs")
+        return self._policy, self._runner
+
+    def _checked(self, recs: object, method: str) -> list[Recommendation]:
         if recs is None:
             return []
         if not isinstance(recs, (list, tuple)):
@@ -288,7 +312,7 @@ class Engine:
                     f"controller.{method} must return Recommendation objects, got {rec!r}"
                 )
             try:
-                self._space.check_values(rec.search_result.values)
+                self._the_space().check_values(rec.search_result.values)
             except ValueError as exc:
                 raise EngineError(
                     f"controller.{method} gave recommendation {rec.rec_id} that does not fit "
@@ -297,6 +321,7 @@ class Engine:
         return list(recs)
 
     def _loop(self, ctx: Context) -> None:
+        policy, runner = self._started()
         while True:
             with self._cond:
                 if not self._inbox and not ctx.stop_work_asked():
@@ -316,22 +341,22 @@ class Engine:
             self._enforce_limits(now)
             if ctx.stop_work_asked() and self._state == "running":
                 self._begin_stop(ctx.get_stop_message())
-            error = _runtime.runner_error(self._runner)
+            error = _runtime.runner_error(runner)
             if error is not None:
                 raise EngineError(f"the runtime failed: {error!r}") from error
-            if self._policy.idle():
+            if policy.idle():
                 self._set_stop_reason("done: every recommendation ran")
                 return
-            if self._state == "stopping" and self._policy.in_flight == 0:
+            if self._state == "stopping" and policy.in_flight == 0:
                 return
             if self._stop_deadline is not None and now > self._stop_deadline:
                 log.error(
                     "%d job(s) did not end within abort_timeout=%ss of the stop; abandoning them",
-                    self._policy.in_flight,
+                    policy.in_flight,
                     self.abort_timeout,
                 )
                 return
-            _runtime.wake(self._runner)
+            _runtime.wake(runner)
 
     def _wait_timeout(self) -> float:
         timeout = self.job_poll_interval
@@ -352,7 +377,7 @@ class Engine:
             and self._state == "running"
             and now - self._t0 >= self.max_sys_run_time
         ):
-            self._ctx.stop_work(self, f"max_sys_run_time={self.max_sys_run_time:g}s reached")
+            self._the_ctx().stop_work(self, f"max_sys_run_time={self.max_sys_run_time:g}s reached")
         if self.max_job_run_time is not None:
             with self._cond:
                 overdue = [
@@ -391,10 +416,11 @@ class Engine:
         the runtime, remove the runtime's folder."""
         try:
             if self._runner is not None:
-                if self._state == "running" and not self._policy.idle():
+                policy, runner = self._started()
+                if self._state == "running" and not policy.idle():
                     self._begin_stop(self.stop_reason or "the run ended")
                 deadline = time.monotonic() + self.abort_timeout
-                while self._policy.in_flight > 0 and time.monotonic() < deadline:
+                while policy.in_flight > 0 and time.monotonic() < deadline:
                     with self._cond:
                         if not self._inbox:
                             self._cond.wait(min(0.2, max(0.0, deadline - time.monotonic())))
@@ -402,9 +428,9 @@ class Engine:
                     for item in inbox:
                         if item[0] == "end":
                             self._handle_end(item[1], refine=not failed)
-                self._policy.close()
-                self._runner.shutdown(self.stop_reason or "AutoML run over", timeout=5.0)
-                error = _runtime.runner_error(self._runner)
+                policy.close()
+                runner.shutdown(self.stop_reason or "AutoML run over", timeout=5.0)
+                error = _runtime.runner_error(runner)
                 if error is not None:
                     log.error("the runtime ended with an error: %r", error)
         finally:
@@ -413,12 +439,14 @@ class Engine:
 
     # -- job ends (engine thread) ----------------------------------------------------
     def _handle_end(self, task_id: int, refine: bool) -> None:
+        policy, runner = self._started()
+        ctx = self._the_ctx()
         with self._cond:
             job = self._jobs.get(task_id)
         if job is None:  # the task failed before its job was set up (a launch failure)
             job = self._unstarted_job(task_id)
             if job is None:
-                self._policy.outcome_handled([])
+                policy.outcome_handled([])
                 return
         if job.status is None:  # the job thread never ran (it could not start)
             job.status = JobStatus.ABORTED if job.abort_requested else JobStatus.FAILED
@@ -445,22 +473,22 @@ class Engine:
         try:
             if refine and callable(getattr(self.controller, "refine_recommendation", None)):
                 recs = self._checked(
-                    self.controller.refine_recommendation(outcome, self._ctx),
+                    self.controller.refine_recommendation(outcome, ctx),
                     "refine_recommendation",
                 )
         finally:
             if self._state != "running":
                 recs = []
-            self._policy.outcome_handled(recs)
+            policy.outcome_handled(recs)
         if recs:
-            self._ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
-            self._fire(EventType.RECOMMENDATIONS_AVAILABLE, self._ctx, fatal=False)
-            _runtime.wake(self._runner)
+            ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
+            self._fire(EventType.RECOMMENDATIONS_AVAILABLE, ctx, fatal=False)
+            _runtime.wake(runner)
 
     def _unstarted_job(self, task_id: int) -> _Job | None:
         """A record of a task that ended before ``_make_args`` built its job."""
         try:
-            rec = self._policy.rec_of_task(task_id)
+            rec = self._started()[0].rec_of_task(task_id)
         except KeyError:
             return None
         ctx = Context(parent=self._ctx)
@@ -482,17 +510,30 @@ class Engine:
         try:
             self.executor.abort(job.ctx)
         except Exception as exc:  # noqa: BLE001 - an abort failure fails no other job
-            self._ctx.exception_occurred(self.executor, f"abort of {job.name} failed: {exc!r}")
+            self._the_ctx().exception_occurred(
+                self.executor, f"abort of {job.name} failed: {exc!r}"
+            )
 
     # -- runtime callbacks (runner threads) -------------------------------------------
-    def _make_args(self, train_fn, config, *, task_id, config_id, resume_from, gpu_ids):
-        allocation = _runtime.allocation_of(self._runner, task_id)
+    def _make_args(
+        self,
+        train_fn: object,
+        config: dict,
+        *,
+        task_id: int,
+        config_id: int,
+        resume_from: int | None,
+        gpu_ids: list[int],
+    ) -> Args:
+        policy, runner = self._started()
+        space = self._the_space()
+        allocation = _runtime.allocation_of(runner, task_id)
         if allocation is None or tuple(allocation.gpu_ids) != tuple(gpu_ids):
             raise RuntimeError(
                 f"task {task_id}'s worker allocation {allocation} does not match its GPUs "
                 f"{list(gpu_ids)}"
             )
-        rec = self._policy.rec_of_task(task_id)
+        rec = policy.rec_of_task(task_id)
         job_id = task_id + 1
         name = f"W{allocation.worker_number}_{allocation.serial}_J{job_id}"
         worker = self.pool.config(allocation.worker)
@@ -503,16 +544,16 @@ class Engine:
         ctx.set_prop(ContextKey.TASK_ID, task_id)
         ctx.set_prop(ContextKey.RECOMMENDATION, rec)
         concrete = {
-            prl: self._space.params[prl].concrete(value)
+            prl: space.params[prl].concrete(value)
             for prl, value in rec.search_result.values.items()
-            if prl in self._space.params
+            if prl in space.params
         }
         ctx.set_prop(ContextKey.CONCRETE_SEARCH_VALUE, concrete)
         ctx.set_prop(ContextKey.WORKER_NAME, worker.name)
         ctx.set_prop(ContextKey.GPUS, list(worker.gpus))
         ctx.set_prop(ContextKey.GPU_STRING, worker.gpu_list_string())
         ctx.set_prop(ContextKey.CONFIG_ID, config_id)
-        ctx.set_prop(ContextKey.CHECKPOINT_DIR, _runtime.checkpoint_dir(self._runner, config_id))
+        ctx.set_prop(ContextKey.CHECKPOINT_DIR, _runtime.checkpoint_dir(runner, config_id))
         ctx.set_prop(ContextKey.RESUME_FROM, resume_from)
         ctx.set_prop(ContextKey.JOB_REPORTS, job.reports)
         ctx.set_prop(ContextKey.ABORT_REQUESTED, False)
@@ -530,7 +571,7 @@ class Engine:
             if job is not None:
                 job.reports.append(dict(result))
 
-    def _on_end(self, task_id: int, status: str, last_result) -> None:
+    def _on_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         with self._cond:
             job = self._jobs.get(task_id)
             if job is not None:
@@ -543,7 +584,7 @@ class Engine:
             self._cond.notify_all()
 
     # -- the job thread -------------------------------------------------------------
-    def _job(self, args, reporter) -> None:
+    def _job(self, args: Args, reporter: Callable[..., Any]) -> None:
         with self._cond:
             job = self._jobs[args.task_id]
         ctx = job.ctx
@@ -622,8 +663,8 @@ class Engine:
                 if first is None:
                     first = (handler, exc)
         if fatal and first is not None:
-            handler, exc = first
-            raise EngineError(f"{type(handler).__name__}.{event} failed: {exc}") from exc
+            failed, error = first
+            raise EngineError(f"{type(failed).__name__}.{event} failed: {error}") from error
 
     # -- admin ---------------------------------------------------------------------------
     def _start_admin(self, ctx: Context) -> None:
@@ -638,9 +679,11 @@ class Engine:
                 "the admin server needs a folder for its admin.json: pass admin_dir=, list "
                 "MMARHandler (which sets the run folder), or pass admin_port=None"
             )
-        self.admin = AdminServer(ctx, port=self.admin_port, folder=folder, **self.admin_options)
-        self.admin.start()
-        log.info("admin server on 127.0.0.1:%d (%s)", self.admin.port, self.admin.info_path)
+        admin = self.admin = AdminServer(
+            ctx, port=self.admin_port, folder=folder, **self.admin_options
+        )
+        admin.start()
+        log.info("admin server on 127.0.0.1:%d (%s)", admin.port, admin.info_path)
 
     def _stop_admin(self) -> None:
         if self.admin is not None:
@@ -688,6 +731,7 @@ class Engine:
         state = next((s for s in self.worker_states() if s["name"] == name), None)
         if state is None:
             self.pool.config(name)  # raises KeyError naming the workers
+            raise KeyError(name)  # (every configured worker has a state)
         with self._cond:
             done = [j for j in self._finished if j.worker == name]
         last = done[-1] if done else None

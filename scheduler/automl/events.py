@@ -11,6 +11,11 @@ order of the handlers list.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
+
 __all__ = ["EVENTS", "EventType", "Handler"]
 
 
@@ -46,7 +51,7 @@ class Handler:
     its own). The other events run on the engine's thread.
     """
 
-    def handle_event(self, event: str, ctx) -> None:
+    def handle_event(self, event: str, ctx: Context) -> None:
         """Call the method named after ``event`` (nothing if there is none)."""
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}; events are {list(EVENTS)}")
@@ -54,26 +59,26 @@ class Handler:
         if method is not None:
             method(ctx)
 
-    def startup(self, ctx) -> None:
+    def startup(self, ctx: Context) -> None:
         """The handler is started (handlers in list order): read settings from ctx."""
 
-    def start_automl(self, ctx) -> None:
+    def start_automl(self, ctx: Context) -> None:
         """The run starts."""
 
-    def search_space_available(self, ctx) -> None:
+    def search_space_available(self, ctx: Context) -> None:
         """``ContextKey.SEARCH_SPACE`` is set."""
 
-    def recommendations_available(self, ctx) -> None:
+    def recommendations_available(self, ctx: Context) -> None:
         """``ContextKey.RECOMMENDATIONS`` holds the new recommendations."""
 
-    def start_job(self, ctx) -> None:
+    def start_job(self, ctx: Context) -> None:
         """A job is about to start (job thread; ``ctx`` is the job's context)."""
 
-    def end_job(self, ctx) -> None:
+    def end_job(self, ctx: Context) -> None:
         """A job ended (job thread): ``JOB_STATUS``, ``SCORE``, ``JOB_NAME`` are set."""
 
-    def end_automl(self, ctx) -> None:
+    def end_automl(self, ctx: Context) -> None:
         """The run is over (no job is running any more)."""
 
-    def shutdown(self, ctx) -> None:
+    def shutdown(self, ctx: Context) -> None:
         """Release what the handler holds."""

@@ -1,7 +1,7 @@
 """Executors: run one recommendation as a job and return its score.
 
 - :class:`Executor`: the interface. ``determine_search_space(ctx)`` (engine thread),
-  ``execute(recommendation, ctx) -> score`` (the job's thread), ``abort(ctx)`` (engine
+  ``execute(recommendation, ctx: Context) -> score`` (the job's thread), ``abort(ctx)`` (engine
   thread; must make ``execute`` end soon), ``shutdown(ctx)``.
 - :class:`MMARExecutor`: Clara's. Clones the template folder (the MMAR) per job to
   ``<run_root>/<job_name>/``, writes the recommendation applied to the training config
@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from typing import TYPE_CHECKING
 
 from scheduler._command import Command
 from scheduler._decorator import Args
@@ -53,6 +54,9 @@ from scheduler.durability.atomic import atomic_write_text
 from scheduler.runtime.backends.base import CANCELLED, RETURNED, STOPPED, TaskSpec
 from scheduler.runtime.backends.command import LINE_PREFIX, CommandTask
 from scheduler.runtime.reporter import CONTINUE
+
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
 
 __all__ = ["DESTINATIONS", "REPORT_PREFIX", "Executor", "MMARExecutor", "read_score"]
 
@@ -75,10 +79,10 @@ class Executor:
         """Run the job; return its score (a real number) or raise (job thread)."""
         raise NotImplementedError
 
-    def abort(self, ctx) -> None:
+    def abort(self, ctx: Context) -> None:
         """Make the job of ``ctx`` end now (engine thread)."""
 
-    def shutdown(self, ctx) -> None:
+    def shutdown(self, ctx: Context) -> None:
         """Release what the executor holds."""
 
 
@@ -240,7 +244,7 @@ class MMARExecutor(Executor):
             raise JobFailed(f"the job folder {job_root} already exists")
         shutil.copytree(mmar_root, job_root, ignore=ignore, symlinks=True)
 
-    def _command(self, argv: list[str], job_root: str, ctx) -> Command:
+    def _command(self, argv: list[str], job_root: str, ctx: Context) -> Command:
         """The job's command: no hyperparameters on its command line (the applied
         config is in the job folder), stderr merged into its output (``log.txt``)."""
         env = dict(self.env)
@@ -258,7 +262,7 @@ class MMARExecutor(Executor):
         )
 
     @staticmethod
-    def _spec(job_root: str, ctx) -> TaskSpec:
+    def _spec(job_root: str, ctx: Context) -> TaskSpec:
         rec = ctx.get_prop(ContextKey.RECOMMENDATION)
         args = Args(dict(rec.search_result.values) if rec is not None else {})
         args.task_id = ctx.get_prop(ContextKey.TASK_ID)
@@ -278,7 +282,7 @@ class MMARExecutor(Executor):
             log_dir=job_root,
         )
 
-    def _run_command(self, argv, job_root: str, ctx) -> None:
+    def _run_command(self, argv: list[str], job_root: str, ctx: Context) -> None:
         """Run the command to its end as a :class:`CommandTask`, its reports sent to the
         engine; raise :class:`JobFailed` when it fails, :class:`JobAborted` after an
         abort, the engine's :class:`TaskStopped` after a stop or pause."""
@@ -322,7 +326,7 @@ class MMARExecutor(Executor):
         if outcome.kind != RETURNED:
             raise JobFailed(f"the training command failed: {outcome.error}")
 
-    def abort(self, ctx) -> None:
+    def abort(self, ctx: Context) -> None:
         """End the job's command now: SIGTERM to its process group at once, SIGKILL
         after ``kill_grace`` (sent by the job thread; this returns at once)."""
         with self._lock:

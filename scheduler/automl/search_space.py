@@ -48,7 +48,7 @@ import numbers
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from scheduler.automl.defs import SearchParam, SearchResult, SearchSpace
 
@@ -139,7 +139,9 @@ class SearchSpaceManager:
         documentation).
     """
 
-    def __init__(self, train_config: Mapping, location: str = "", remove_search_augs=False):
+    def __init__(
+        self, train_config: object, location: str = "", remove_search_augs: bool = False
+    ) -> None:
         self.location = str(location or "")
         self.remove_search_augs = bool(remove_search_augs)
         if not isinstance(train_config, Mapping):
@@ -158,7 +160,7 @@ class SearchSpaceManager:
         self._space = SearchSpace(self.location or "config", [p.info for p in self._params])
 
     # -- errors ----------------------------------------------------------------------
-    def _fail(self, path: str, rule: str):
+    def _fail(self, path: str, rule: str) -> NoReturn:
         prefix = f"{self.location}: " if self.location else ""
         raise ValueError(f"{prefix}{path}: {rule}")
 
@@ -425,7 +427,7 @@ class SearchSpaceManager:
                 return apply
         return None
 
-    def _source_of(self, apply: _Apply):
+    def _source_of(self, apply: _Apply) -> _Tag | _Apply | tuple[str, str]:
         """What an apply copies: a _Tag, an _Apply (a top-level variable it sets), or
         ("const", name) for an unsearched top-level variable."""
         name = apply.source
@@ -485,9 +487,12 @@ class SearchSpaceManager:
             return self._possible_values(source)
         if isinstance(source, tuple):
             return [self._config[source[1]]]
-        if source.param.info.type == "float":
+        param = source.param
+        if param is None:  # (a tag holds a searched value or an apply alias)
+            raise AssertionError(f"tag {source.name!r} holds neither a value nor an apply")
+        if param.info.type == "float" or param.info.choices is None:
             return None
-        return [choice[source.index] for choice in source.param.info.choices]
+        return [choice[source.index] for choice in param.info.choices]
 
     def _check_disabled_applies(self) -> None:
         for apply in self._applies:

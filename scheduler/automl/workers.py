@@ -12,6 +12,7 @@ W2, W3, W1, ...), skipping busy and suspended ones.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from scheduler._validation import is_integer
@@ -30,7 +31,7 @@ class WorkerConfig:
         GPU ids, given to the worker's jobs as ``CUDA_VISIBLE_DEVICES``; may be empty.
     """
 
-    def __init__(self, name: str, gpus: list[int]):
+    def __init__(self, name: str, gpus: Iterable[int]) -> None:
         if not isinstance(name, str) or not name or any(c.isspace() for c in name):
             raise ValueError(f"worker name must be a non-empty string without spaces, got {name!r}")
         if isinstance(gpus, (str, bytes)) or not hasattr(gpus, "__iter__"):
@@ -169,7 +170,8 @@ class WorkerPool:
 
     def release(self, allocation: WorkerAllocation) -> None:
         with self._lock:
-            slot = self._by_name.get(getattr(allocation, "worker", None))
+            name = getattr(allocation, "worker", None)
+            slot = self._by_name.get(name) if isinstance(name, str) else None
             if slot is None or not slot.busy:
                 raise RuntimeError(f"worker released twice or never acquired: {allocation}")
             slot.busy = False

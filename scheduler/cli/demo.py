@@ -15,8 +15,12 @@ import pickle
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 import scheduler as sch
+
+if TYPE_CHECKING:
+    from scheduler.facades._base import BaseScheduler
 
 MAX_EPOCHS = 27
 
@@ -79,7 +83,7 @@ def train_mlp(args, reporter):
         reporter(epoch=epoch, accuracy=accuracy)
 
 
-def summary(s) -> list[str]:
+def summary(s: BaseScheduler) -> list[str]:
     """The demo's report of the best config, with the ids the plot's title uses:
     ``config #<id> (task <id>)``, the task being the one that reported the value."""
     best = s.get_best_config()

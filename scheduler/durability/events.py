@@ -34,7 +34,9 @@ class _Where:
         )
 
 
-def _int(where: _Where, event: dict, field: str, minimum: int = 0, *, optional=False) -> None:
+def _int(
+    where: _Where, event: dict, field: str, minimum: int = 0, *, optional: bool = False
+) -> None:
     value = event.get(field) if optional else event.get(field, _MISSING)
     if optional and value is None:
         return

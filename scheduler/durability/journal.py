@@ -44,6 +44,7 @@ import re
 import time
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scheduler._exceptions import JournalError
@@ -153,7 +154,7 @@ def _read_segment(file: str, *, is_last: bool, settings: dict) -> tuple[list[dic
         data = f.read()
     lines = data.split(b"\n")
     complete = data.endswith(b"\n") or not data
-    events = []
+    events: list[dict] = []
     offset = 0
     for number, raw in enumerate(lines, start=1):
         start, offset = offset, offset + len(raw) + 1
@@ -370,7 +371,7 @@ class Journal:
         pending = self.seq - self._covered
         return pending > 0 and pending >= max(self.snapshot_min_events, self._covered)
 
-    def begin_snapshot(self, state) -> tuple:
+    def begin_snapshot(self, state: dict | Callable[[], dict]) -> tuple:
         """Take ``state`` (as of the current seq: a dict, or a function that builds it
         later from what it captured) and start a new segment. Call under the lock that
         orders events; ``state`` is serialized by :meth:`finish_snapshot`, off it."""

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from scheduler._exceptions import JournalError
 from scheduler.durability.journal import Journal, Recovery, recover, segment_dir
+
+if TYPE_CHECKING:
+    from scheduler.runtime.runner import Runner
 
 __all__ = ["open_checkpoint", "resume_into"]
 
@@ -58,8 +63,8 @@ def resume_into(
     recovery: Recovery,
     *,
     header: dict,
-    load_state,
-    runner,
+    load_state: Callable[[dict], object],
+    runner: Runner,
     fsync_interval: float,
 ) -> Journal:
     """Rebuild the interrupted run in ``runner`` and return the journal to go on with."""

@@ -33,9 +33,15 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduler.schedulers.base import Decision
+
+if TYPE_CHECKING:
+    from scheduler.runtime.resources import ClusterResourceManager, ResourceManager
+    from scheduler.runtime.runner import Runner
+    from scheduler.schedulers.base import Policy, Suggestion
+    from scheduler.space import SearchSpace
 
 __all__ = ["AutoGluonMethods", "Task"]
 
@@ -115,7 +121,7 @@ class _HookedPolicy:
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._policy, name, value)
 
-    def on_task_start(self, task_id: int, suggestion) -> None:
+    def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         self._policy.on_task_start(task_id, suggestion)
         facade = self._facade
         view = Task(
@@ -138,7 +144,7 @@ class _HookedPolicy:
         except Exception:
             log.exception("on_task_add raised for task %d; the run goes on", task_id)
 
-    def on_report(self, task_id: int, result: dict):
+    def on_report(self, task_id: int, result: dict) -> Decision:
         decision = self._policy.on_report(task_id, result)
         if Decision(decision) not in (Decision.CONTINUE, Decision.COMPLETE):
             return decision
@@ -149,13 +155,26 @@ class _HookedPolicy:
             return decision
         return decision if go is None or bool(go) else Decision.STOP
 
-    def on_task_end(self, task_id: int, status: str, last_result) -> None:
+    def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         self._views.pop(task_id, None)
         self._policy.on_task_end(task_id, status, last_result)
 
 
 class AutoGluonMethods:
     """Mixed into :class:`~scheduler.facades.BaseScheduler`; see the module docstring."""
+
+    if TYPE_CHECKING:  # what BaseScheduler provides to these methods
+        policy: Policy
+        backend: str
+        num_trials: int | None
+        space: SearchSpace
+        train_fn: Any
+        resources: ResourceManager | ClusterResourceManager
+        _runner: Runner
+        _step_mode: bool
+
+        def _ensure_runner(self) -> Runner: ...
+        def run_with_config(self, config: dict) -> tuple[Any, list[dict]]: ...
 
     # -- hooks ---------------------------------------------------------------------
     def on_task_add(self, task: Task, **kwargs: Any) -> None:
@@ -246,7 +265,9 @@ class AutoGluonMethods:
 
         def grow() -> None:
             budget = runner.num_trials
-            self._set_budget(None if self.num_trials is None else budget + self.num_trials)
+            # (step mode always has a budget: _prepare_stepping set it)
+            more = self.num_trials
+            self._set_budget(None if more is None or budget is None else budget + more)
 
         runner.record(None, grow)
         self._stop_stepping()

@@ -9,15 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import os
 import sys
 import tempfile
 import threading
+from typing import Any
 
 from scheduler._command import Command
 from scheduler._decorator import build_task_args, get_space, make_task_args
-from scheduler._validation import positive_int, positive_number
+from scheduler._validation import is_real, positive_int, positive_number
 from scheduler.durability.atomic import atomic_write_text
 from scheduler.durability.journal import Journal
 from scheduler.durability.lock import CheckpointLock
@@ -29,7 +29,7 @@ from scheduler.results.flatten import flatten_config
 from scheduler.results.history import History
 from scheduler.runtime.backends import BACKENDS, SYNCHRONOUS
 from scheduler.runtime.backends.simulated import is_benchmark
-from scheduler.runtime.resources import ResourceManager
+from scheduler.runtime.resources import ClusterResourceManager, ResourceManager
 from scheduler.runtime.runner import Runner
 from scheduler.schedulers.base import Policy
 from scheduler.searchers import CONSTRAINED_SEARCHERS, SEARCHERS, BaseSearcher, searcher_factory
@@ -38,7 +38,7 @@ from scheduler.space import SearchSpace, is_configspace
 __all__ = ["BaseScheduler"]
 
 
-def _command_backend(train_fn, backend: str) -> str:
+def _command_backend(train_fn: object, backend: str) -> str:
     """A Command runs as its own process on the command backend (``process``, the
     default, and ``subprocess`` both mean that); only a Command runs there."""
     if not isinstance(train_fn, Command):
@@ -147,13 +147,9 @@ class BaseScheduler(AutoGluonMethods):
         self.time_out = positive_number("time_out", time_out, allow_none=True)
         if self.num_trials is None and self.time_out is None:
             raise ValueError("one of num_trials, time_out must be given, got neither")
-        if max_reward is not None and (
-            not isinstance(max_reward, numbers.Real)
-            or isinstance(max_reward, bool)
-            or math.isnan(max_reward)
-        ):
+        if max_reward is not None and (not is_real(max_reward) or math.isnan(max_reward)):
             raise ValueError(f"max_reward must be a number (not NaN), got {max_reward!r}")
-        self.max_reward = max_reward
+        self.max_reward: float | None = max_reward
         self.max_task_time = positive_number("max_task_time", max_task_time, allow_none=True)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
@@ -173,16 +169,16 @@ class BaseScheduler(AutoGluonMethods):
                 f"training_history_callback must be callable, got {training_history_callback!r}"
             )
         self.training_history_callback = training_history_callback
+        # (None is refused: the runtime compares times against it)
         self.training_history_callback_delta_secs = positive_number(
-            "training_history_callback_delta_secs",
-            training_history_callback_delta_secs,
-            allow_none=True,
+            "training_history_callback_delta_secs", training_history_callback_delta_secs
         )
         # get_config is always called when a worker is free (AutoGluon's True), the
         # better choice for adaptive searchers; False is accepted for compatibility.
         self.delay_get_config = bool(delay_get_config)
         self.stop_jobs_after_time_out = bool(stop_jobs_after_time_out)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.resources: ResourceManager | ClusterResourceManager
         if backend == "ray":
             from scheduler.runtime.backends.ray import cluster_resources
 
@@ -198,11 +194,7 @@ class BaseScheduler(AutoGluonMethods):
 
         self.output_dir = None if output_dir is None else os.path.abspath(os.fspath(output_dir))
         self.checkpoint = None if checkpoint is None else os.path.abspath(os.fspath(checkpoint))
-        if (
-            not isinstance(checkpoint_fsync_interval, numbers.Real)
-            or isinstance(checkpoint_fsync_interval, bool)
-            or checkpoint_fsync_interval < 0
-        ):
+        if not is_real(checkpoint_fsync_interval) or checkpoint_fsync_interval < 0:
             raise ValueError(
                 "checkpoint_fsync_interval must be a number of seconds >= 0 "
                 f"(0: fsync every event), got {checkpoint_fsync_interval!r}"
@@ -213,23 +205,23 @@ class BaseScheduler(AutoGluonMethods):
 
         self.policy: Policy = self._hooked(self._make_policy())
         self.history = History(reward_attr, time_attr, mode, constraint_attr=self.constraint_attr)
-        self._journal = None
-        self._writer = None
+        self._journal: Journal | None = None
+        self._writer: ResultsWriter | None = None
         self._run_started = False
 
         # One driver per checkpoint, checked before anything is read; a damaged
         # checkpoint or another setup's is refused before anything is written.
-        self._lock = None
+        self._lock: CheckpointLock | None = None
         recovery = None
         if self.checkpoint is not None:
-            self._lock = CheckpointLock(self.checkpoint)
-            self._lock.acquire()
+            lock = self._lock = CheckpointLock(self.checkpoint)
+            lock.acquire()
             try:
                 recovery = open_checkpoint(self.checkpoint, resume=bool(resume))
                 if recovery is not None:
                     check_setup(self.checkpoint, recovery.header or {}, self._header(None))
             except BaseException:
-                self._lock.release()
+                lock.release()
                 raise
         header = recovery.header if recovery is not None and recovery.header else {}
         self.run_id = header.get("run_id") or new_run_id()
@@ -249,7 +241,9 @@ class BaseScheduler(AutoGluonMethods):
         self.checkpoint_root = self._run_dir.folders.checkpoints
         self._runner = self._make_runner()
         self._init_autogluon_methods()
-        if recovery is not None:
+        if recovery is not None and self.checkpoint is not None and self._lock is not None:
+            # (a recovery comes only from a checkpoint, read under its lock)
+            lock = self._lock
             try:
                 self._journal = resume_into(
                     self.checkpoint,
@@ -260,7 +254,7 @@ class BaseScheduler(AutoGluonMethods):
                     fsync_interval=self.checkpoint_fsync_interval,
                 )
             except BaseException:
-                self._lock.release()
+                lock.release()
                 raise
 
     # -- to be provided by subclasses --------------------------------------------
@@ -389,7 +383,7 @@ class BaseScheduler(AutoGluonMethods):
             runner.writer = self._writer
         return runner
 
-    def run(self, **kwargs):
+    def run(self, **kwargs: Any) -> None:
         """Launch trials; return once the last new trial is launched.
 
         Running trials go on in the background: call :meth:`join_jobs` to wait for them.
@@ -402,7 +396,10 @@ class BaseScheduler(AutoGluonMethods):
         if kwargs:
             raise TypeError(f"run() got unexpected keyword arguments {sorted(kwargs)}")
         self._stepping_into_run()
-        if self._runner.finished:
+        # (through a local: mypy would keep `self._runner.finished` narrowed to False
+        # below, though the run can finish while this method runs)
+        ended = self._runner
+        if ended.finished:
             raise RuntimeError(
                 f"this {type(self).__name__} has already run ({self.num_finished_tasks} "
                 "tasks); build a new scheduler to run again (with checkpoint= and "
@@ -430,15 +427,13 @@ class BaseScheduler(AutoGluonMethods):
             if self._runner.finished:
                 self._end_of_run()
 
-    def join_jobs(self, timeout=None):
+    def join_jobs(self, timeout: float | None = None) -> bool:
         """Wait until every trial has ended (or ``timeout`` seconds passed).
 
         Returns True when the experiment is done. Ctrl-C stops the running trials and
         re-raises ``KeyboardInterrupt``.
         """
-        if timeout is not None and (
-            not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or timeout < 0
-        ):
+        if timeout is not None and (not is_real(timeout) or timeout < 0):
             raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
         self._stop_stepping()
         if not self._runner.started:
@@ -452,7 +447,7 @@ class BaseScheduler(AutoGluonMethods):
 
     join_tasks = join_jobs
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Stop launching, stop running trials, release workers."""
         self._stop_stepping()
         self._runner.shutdown()
@@ -464,7 +459,7 @@ class BaseScheduler(AutoGluonMethods):
             self._lock.release()
         self._run_dir.remove_if_temporary()
 
-    def run_with_config(self, config):
+    def run_with_config(self, config: dict) -> tuple[Any, list[dict]]:
         """Run ``train_fn`` once, in this process, with ``config`` over the defaults.
 
         For a final fit after the search: nothing is stopped; the reports are validated
@@ -583,7 +578,7 @@ class BaseScheduler(AutoGluonMethods):
         return results_table(rows)
 
     # -- state ---------------------------------------------------------------------
-    def state_dict(self, destination=None, no_fifo_lock=False) -> dict:
+    def state_dict(self, destination: dict | None = None, no_fifo_lock: bool = False) -> dict:
         """Plain JSON-able state: policy (searcher, kernels), history, runtime counters
         and the tasks in flight. Consistent even while the run goes on (taken under the
         runtime's lock unless ``no_fifo_lock``). ``destination``: a dict to update and
@@ -668,7 +663,7 @@ class BaseScheduler(AutoGluonMethods):
         self.history.load_state_dict(state["history"])
         self._runner.load_state_dict(state["runner"])
 
-    def save(self, checkpoint=None) -> None:
+    def save(self, checkpoint: str | os.PathLike[str] | None = None) -> None:
         """Write :meth:`state_dict` as JSON, atomically, to ``checkpoint`` (default: the
         scheduler's own checkpoint, as a snapshot of its journal)."""
         path = checkpoint or self.checkpoint

@@ -11,13 +11,12 @@ raised.
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
-from scheduler._validation import positive_int
-from scheduler.facades._job import FAIL_RETURN_VALUE
+from scheduler._validation import is_real, positive_int
+from scheduler.facades._job import FAIL_RETURN_VALUE, Job
 from scheduler.results.export import results_table
 
 __all__ = [
@@ -38,20 +37,20 @@ class SearchTerminationError(RuntimeError):
 class Callback:
     """Base class; both hooks do nothing."""
 
-    def on_launch(self, job) -> None:
+    def on_launch(self, job: Job) -> None:
         """``job`` was submitted (status READY, or already RUNNING)."""
 
-    def on_done(self, job) -> None:
+    def on_done(self, job: Job) -> None:
         """``job`` was gathered (finished: DONE, FAILED or CANCELLED)."""
 
 
 def _objective(value: Any) -> float | None:
     """``value`` as a float if it is a finite real number (not a bool) other than
     ``FAIL_RETURN_VALUE``, else None: failures never count as a best result."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = float(value)
-        if math.isfinite(value) and value != FAIL_RETURN_VALUE:
-            return value
+    if is_real(value):
+        number = float(value)
+        if math.isfinite(number) and number != FAIL_RETURN_VALUE:
+            return number
     return None
 
 
@@ -69,7 +68,7 @@ class ProfilingCallback(Callback):
     def __init__(self) -> None:
         self._events: list[tuple[float, int, int, str]] = []
 
-    def on_done(self, job) -> None:
+    def on_done(self, job: Job) -> None:
         if job.timestamp_start is None or job.timestamp_end is None:
             return
         self._events.append((job.timestamp_start, 1, job.id, "start"))
@@ -104,12 +103,12 @@ class LoggerCallback(Callback):
         Where to print (default: ``sys.stdout`` at the time of each line).
     """
 
-    def __init__(self, file=None) -> None:
+    def __init__(self, file: TextIO | None = None) -> None:
         self.file = file
         self.best: float | None = None
         self.count = 0
 
-    def on_done(self, job) -> None:
+    def on_done(self, job: Job) -> None:
         self.count += 1
         value = _objective(job.result)
         if value is not None and (self.best is None or value > self.best):
@@ -147,7 +146,7 @@ class SearchEarlyStopping(Callback):
         self.count_without_improvement = 0
         self.search_stopped = False
 
-    def on_done(self, job) -> None:
+    def on_done(self, job: Job) -> None:
         if self.search_stopped:
             return
         value = _objective(self.objective_func(job))

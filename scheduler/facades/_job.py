@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import enum
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,7 @@ class Job:
     FAILED = JobStatus.FAILED
     CANCELLED = JobStatus.CANCELLED
 
-    def __init__(self, id: int, config: dict, run_function) -> None:  # noqa: A002 - the seed's name
+    def __init__(self, id: int, config: dict, run_function: Callable[..., Any]) -> None:  # noqa: A002 - the seed's name
         self.id = id
         self.config = config
         self.run_function = run_function

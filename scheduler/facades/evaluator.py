@@ -39,7 +39,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,11 @@ from scheduler.runtime.function_task import (
     FunctionTask,
     function_args,
 )
-from scheduler.runtime.resources import ResourceManager, detect_total_resources
+from scheduler.runtime.resources import (
+    ClusterResourceManager,
+    ResourceManager,
+    detect_total_resources,
+)
 from scheduler.runtime.runner import RunFolders, Runner
 from scheduler.schedulers.submitted import SubmittedPolicy
 
@@ -182,13 +186,13 @@ class _JobBook:
             job.gpu_ids = tuple(report[GPU_IDS_KEY])  # as the job saw them (Ray: its node's)
             # when the function began, on this clock (the task may have waited for its
             # worker: an interpreter to start, an actor to be placed)
-            job.timestamp_start = max(job.timestamp_start, job.timestamp_end - job.duration)
+            job.timestamp_start = max(_started(job), job.timestamp_end - job.duration)
             job.result, job.metadata = _unpack(report[OUTPUT_KEY])
             if status == "diverged":  # a NaN or infinite objective
                 job.result = FAIL_RETURN_VALUE
             job.status = JobStatus.DONE
         else:
-            job.duration = job.timestamp_end - job.timestamp_start
+            job.duration = job.timestamp_end - _started(job)
             if cancel_status is not None or status in ("stopped", "interrupted"):
                 # the runtime's deadline cancel records "failed": that is the timeout
                 job.error = (
@@ -227,8 +231,15 @@ class _JobBook:
             job.result = CANCELLED_RETURN_VALUE
             job.error = f"cancelled: {why}"
             job.timestamp_end = job.elapsed_sec = time.time() - self.created
-            job.duration = job.timestamp_end - job.timestamp_start
+            job.duration = job.timestamp_end - _started(job)
             self.finish(job)
+
+
+def _started(job: Job) -> float:
+    """When a job the runtime started began (``start_task`` set it)."""
+    if job.timestamp_start is None:
+        raise AssertionError(f"job {job.id} ended without having started")
+    return job.timestamp_start
 
 
 def _shutdown_at_exit(runner: Runner, run_dir: RunDir) -> None:
@@ -237,7 +248,7 @@ def _shutdown_at_exit(runner: Runner, run_dir: RunDir) -> None:
     run_dir.remove_if_temporary()
 
 
-def _check_callbacks(callbacks) -> list:
+def _check_callbacks(callbacks: object) -> list:
     if callbacks is None:
         return []
     if not isinstance(callbacks, (list, tuple)):
@@ -252,7 +263,7 @@ def _check_callbacks(callbacks) -> list:
     return list(callbacks)
 
 
-def _gpus_per_task(value, *, fractional: bool = False):
+def _gpus_per_task(value: float | None, *, fractional: bool = False) -> float:
     if value is None:
         return 0
     if fractional:
@@ -315,14 +326,14 @@ class Evaluator:
         self,
         run_function: Callable,
         num_workers: int = 1,
-        callbacks=None,
+        callbacks: list | tuple | None = None,
         run_function_kwargs: dict | None = None,
         timeout: float | None = None,
         num_gpus_per_task: int | None = None,
         num_gpus: int | None = None,
         *,
         method: str | None = None,
-    ):
+    ) -> None:
         method = type(self).method if method is None else method
         backend = _backend_of(method)
         if backend == "ray" and type(self) is not RayEvaluator:
@@ -362,14 +373,14 @@ class Evaluator:
 
     def _setup(
         self,
-        run_function,
+        run_function: Callable,
         *,
         method: str,
         backend: str,
-        resources,
-        callbacks,
-        run_function_kwargs,
-        timeout,
+        resources: ResourceManager | ClusterResourceManager,
+        callbacks: list | tuple | None,
+        run_function_kwargs: Mapping[str, Any] | None,
+        timeout: float | None,
         backend_options: dict,
     ) -> None:
         if not callable(run_function):
@@ -441,7 +452,9 @@ class Evaluator:
 
     # -- the factory -----------------------------------------------------------------
     @staticmethod
-    def create(run_function, method: str = "subprocess", method_kwargs: dict | None = None):
+    def create(
+        run_function: Callable, method: str = "subprocess", method_kwargs: dict | None = None
+    ) -> Evaluator:
         """An evaluator of ``method`` built with ``method_kwargs`` (DeepHyper's factory).
 
         Parameters
@@ -487,7 +500,7 @@ class Evaluator:
         return cls(run_function, **method_kwargs)
 
     # -- submit and gather -----------------------------------------------------------
-    def submit(self, configs) -> list[Job]:
+    def submit(self, configs: Sequence[dict]) -> list[Job]:
         """Queue one job per config (dicts); returns the new jobs at once (never waits
         for a worker). Jobs start in submission order as slots free up.
 
@@ -554,6 +567,8 @@ class Evaluator:
             size = positive_int("size", size)
         book = self._book
         cond = book.cond
+        if cond is None:  # (set by _setup, before the evaluator is returned)
+            raise RuntimeError("the evaluator's runtime was never started")
         with cond:
             outstanding = self._num_outstanding
             if type == "ALL":
@@ -614,13 +629,15 @@ class Evaluator:
 
     # -- results -----------------------------------------------------------------
     @staticmethod
-    def convert_for_csv(val):
+    def convert_for_csv(val: Any) -> Any:
         """A value as ``dump_evals`` writes it: a list as its ``str``, else unchanged."""
         if isinstance(val, list):
             return str(val)
         return val
 
-    def dump_evals(self, saved_keys=None, log_dir: str = ".") -> None:
+    def dump_evals(
+        self, saved_keys: Sequence[str] | Callable[[Job], object] | None = None, log_dir: str = "."
+    ) -> None:
         """Write the jobs gathered since the last call to ``<log_dir>/results.csv``.
 
         Each row: the job's config (with its ``id``), or only the ``saved_keys`` given
@@ -651,16 +668,16 @@ class Evaluator:
             self._csv[path] = writer
             self._to_dump.clear()
 
-    def _row(self, job: Job, saved_keys) -> dict:
+    def _row(self, job: Job, saved_keys: Sequence[str] | Callable[[Job], object] | None) -> dict:
         if saved_keys is None:
             row = {k: self.convert_for_csv(v) for k, v in job.config.items()}
         elif callable(saved_keys):
-            row = saved_keys(job)
-            if not isinstance(row, Mapping):
+            returned = saved_keys(job)
+            if not isinstance(returned, Mapping):
                 raise ValueError(
-                    f"saved_keys(job) must return a dict, got {row!r} for job {job.id}"
+                    f"saved_keys(job) must return a dict, got {returned!r} for job {job.id}"
                 )
-            row = dict(row)
+            row = dict(returned)
         else:
             row = {k: self.convert_for_csv(job.config.get(k)) for k in saved_keys}
         row["id"] = job.id
@@ -698,7 +715,7 @@ class Evaluator:
     def __enter__(self) -> Evaluator:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -717,14 +734,14 @@ class ThreadPoolEvaluator(Evaluator):
 
     def __init__(
         self,
-        run_function,
+        run_function: Callable,
         num_workers: int = 1,
-        callbacks=None,
-        run_function_kwargs=None,
-        timeout=None,
-        num_gpus_per_task=None,
-        num_gpus=None,
-    ):
+        callbacks: list | tuple | None = None,
+        run_function_kwargs: dict | None = None,
+        timeout: float | None = None,
+        num_gpus_per_task: int | None = None,
+        num_gpus: int | None = None,
+    ) -> None:
         super().__init__(
             run_function,
             num_workers,
@@ -744,14 +761,14 @@ class ProcessPoolEvaluator(Evaluator):
 
     def __init__(
         self,
-        run_function,
+        run_function: Callable,
         num_workers: int = 1,
-        callbacks=None,
-        run_function_kwargs=None,
-        timeout=None,
-        num_gpus_per_task=None,
-        num_gpus=None,
-    ):
+        callbacks: list | tuple | None = None,
+        run_function_kwargs: dict | None = None,
+        timeout: float | None = None,
+        num_gpus_per_task: int | None = None,
+        num_gpus: int | None = None,
+    ) -> None:
         super().__init__(
             run_function,
             num_workers,
@@ -772,14 +789,14 @@ class SubprocessEvaluator(Evaluator):
 
     def __init__(
         self,
-        run_function,
+        run_function: Callable,
         num_workers: int = 1,
-        callbacks=None,
-        run_function_kwargs=None,
-        timeout=None,
-        num_gpus_per_task=None,
-        num_gpus=None,
-    ):
+        callbacks: list | tuple | None = None,
+        run_function_kwargs: dict | None = None,
+        timeout: float | None = None,
+        num_gpus_per_task: int | None = None,
+        num_gpus: int | None = None,
+    ) -> None:
         super().__init__(
             run_function,
             num_workers,
@@ -800,12 +817,12 @@ class SerialEvaluator(Evaluator):
 
     def __init__(
         self,
-        run_function,
+        run_function: Callable,
         num_workers: int = 1,
-        callbacks=None,
-        run_function_kwargs=None,
-        timeout=None,
-    ):
+        callbacks: list | tuple | None = None,
+        run_function_kwargs: dict | None = None,
+        timeout: float | None = None,
+    ) -> None:
         if num_workers != 1:
             raise ValueError(
                 f"method='serial' runs one job at a time: num_workers must be 1, got "
@@ -843,8 +860,8 @@ class RayEvaluator(Evaluator):
 
     def __init__(
         self,
-        run_function,
-        callbacks=None,
+        run_function: Callable,
+        callbacks: list | tuple | None = None,
         address: str | None = None,
         password: str | None = None,
         num_cpus: int | None = None,
@@ -853,9 +870,9 @@ class RayEvaluator(Evaluator):
         num_gpus_per_task: float | None = None,
         ray_kwargs: dict | None = None,
         num_workers: int | None = None,
-        run_function_kwargs=None,
-        timeout=None,
-    ):
+        run_function_kwargs: dict | None = None,
+        timeout: float | None = None,
+    ) -> None:
         backend = _backend_of("ray")
         from scheduler.runtime.backends.ray import cluster_resources
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
-import numbers
+from typing import TYPE_CHECKING, Any
 
 from scheduler._decorator import get_defaults
+from scheduler._validation import is_integer
 from scheduler.facades._base import BaseScheduler
 from scheduler.schedulers.base import Policy
+
+if TYPE_CHECKING:
+    from scheduler.schedulers.hyperband import HyperbandPolicy
 
 __all__ = ["HyperbandScheduler"]
 
@@ -23,7 +27,7 @@ class _Default(int):
         return repr(int(self))
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     return int(value) if isinstance(value, _Default) else value
 
 
@@ -31,9 +35,9 @@ _GRACE_PERIOD = _Default(1)
 _REDUCTION_FACTOR = _Default(3)
 
 
-def _infer_max_t(train_fn, max_t):
+def _infer_max_t(train_fn: Any, max_t: object) -> int:
     if max_t is not None:
-        if not isinstance(max_t, numbers.Integral) or isinstance(max_t, bool) or max_t < 2:
+        if not is_integer(max_t) or max_t < 2:
             raise ValueError(f"max_t must be an integer >= 2, got {max_t!r}")
         return int(max_t)
     if callable(getattr(train_fn, "objective", None)):  # a benchmark object
@@ -42,7 +46,7 @@ def _infer_max_t(train_fn, max_t):
     for key in ("epochs", "max_t"):
         value = defaults.get(key)
         if value is not None:
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 2:
+            if not is_integer(value) or value < 2:
                 raise ValueError(
                     f"max_t inferred from train_fn.args.{key} must be an integer >= 2, "
                     f"got {value!r}"
@@ -143,34 +147,32 @@ class HyperbandScheduler(BaseScheduler):
         self.type = type
         self.rung_levels = rung_levels
         self.rung_system_per_bracket = rung_system_per_bracket
-        if (
-            not isinstance(random_seed, numbers.Integral)
-            or isinstance(random_seed, bool)
-            or random_seed < 0
-        ):
+        if not is_integer(random_seed) or random_seed < 0:
             raise ValueError(f"random_seed must be an integer >= 0, got {random_seed!r}")
         self.random_seed = random_seed
         self.searcher_data = searcher_data
         if kwargs.get("time_attr", "epoch") is None:
             raise ValueError("time_attr is required by HyperbandScheduler, got None")
         super().__init__(train_fn, **kwargs)
-        if isinstance(brackets, numbers.Integral) and brackets > self.policy.num_brackets:
+        policy: HyperbandPolicy = self._inner_policy()
+        if is_integer(brackets) and brackets > policy.num_brackets:
             log.warning(
                 "HyperbandScheduler: brackets=%d is more than the %d that rung levels %s "
                 "allow (one per rung level, plus one of full-budget runs); using %d brackets",
                 brackets,
-                self.policy.num_brackets,
-                list(self.policy.levels),
-                self.policy.num_brackets,
+                policy.num_brackets,
+                list(policy.levels),
+                policy.num_brackets,
             )
 
     def _settings(self) -> dict:
+        policy: HyperbandPolicy = self._inner_policy()
         return {
             **super()._settings(),
             "type": self.type,
             "max_t": self.max_t,
-            "rung_levels": list(self.policy.levels),
-            "brackets": self.policy.num_brackets,
+            "rung_levels": list(policy.levels),
+            "brackets": policy.num_brackets,
             "rung_system_per_bracket": bool(self.rung_system_per_bracket),
             "random_seed": self.random_seed,
             "searcher_data": self.searcher_data,
@@ -200,6 +202,8 @@ class HyperbandScheduler(BaseScheduler):
     def _make_policy(self) -> Policy:
         from scheduler.schedulers.hyperband import HyperbandPolicy
 
+        if self.time_attr is None:  # (refused by __init__ already)
+            raise ValueError("time_attr is required by HyperbandScheduler, got None")
         return HyperbandPolicy(
             self.searcher,
             reward_attr=self.reward_attr,

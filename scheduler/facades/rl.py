@@ -197,10 +197,11 @@ class RLScheduler(BaseScheduler):
         return self.join_jobs()
 
     def _warn_failures(self) -> None:
-        failed = self.policy.num_failed
+        policy: RLPolicy = self._inner_policy()
+        failed = policy.num_failed
         if failed > self._num_failed_warned:
             self._num_failed_warned = failed
-            total = failed + self.policy.num_rewarded
+            total = failed + policy.num_rewarded
             warnings.warn(
                 f"RLScheduler: {failed} of {total} finished trials failed, diverged or "
                 f"reported no finite {self.reward_attr!r}; they gave the controller no "

@@ -177,7 +177,13 @@ def choose_y_range(
     return _limited(points, min(top), max(top), full_low, full_high, focus)
 
 
-def _zoom(points, kept, full_low, full_high, focus) -> YRange:
+def _zoom(
+    points: list[tuple[float, float, int]],
+    kept: list[tuple[float, float, int]],
+    full_low: float,
+    full_high: float,
+    focus: float | None,
+) -> YRange:
     """The range of the ``kept`` reports (all of them from the focus fidelity on)."""
     values = [y for _, y, _ in kept]
     result = _limited(points, min(values), max(values), full_low, full_high, focus)
@@ -185,7 +191,14 @@ def _zoom(points, kept, full_low, full_high, focus) -> YRange:
     return result
 
 
-def _limited(points, low, high, full_low, full_high, focus) -> YRange:
+def _limited(
+    points: list[tuple[float, float, int]],
+    low: float,
+    high: float,
+    full_low: float,
+    full_high: float,
+    focus: float | None,
+) -> YRange:
     span = full_high - full_low
     if span <= 0 or (high - low) >= (1 - _MIN_ZOOM) * span:
         return _padded(full_low, full_high, full_low, full_high, zoomed=False, focus=None)
@@ -198,7 +211,9 @@ def _limited(points, low, high, full_low, full_high, focus) -> YRange:
     return result
 
 
-def _padded(low, high, full_low, full_high, *, zoomed, focus) -> YRange:
+def _padded(
+    low: float, high: float, full_low: float, full_high: float, *, zoomed: bool, focus: float | None
+) -> YRange:
     span = high - low
     if span <= 0:
         span = max(abs(high) * 0.05, 0.01)

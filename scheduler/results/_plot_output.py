@@ -30,7 +30,8 @@ _auto_agg = False  # True once this module selected Agg for want of a display
 
 def headless() -> bool:
     """True on Linux/BSD without an X or Wayland display."""
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+    platform = sys.platform  # (a variable: mypy would fold sys.platform to its own)
+    if platform.startswith("linux") or "bsd" in platform:
         return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return False
 
@@ -60,7 +61,7 @@ def interactive_backend() -> bool:
     except ImportError:  # matplotlib < 3.9
         from matplotlib import rcsetup
 
-        non_interactive = rcsetup.non_interactive_bk
+        non_interactive = rcsetup.non_interactive_bk  # type: ignore[attr-defined]  # gone in 3.9's stubs
     return backend not in {name.lower() for name in non_interactive}
 
 

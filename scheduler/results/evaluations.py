@@ -20,7 +20,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from scheduler.results.export import _write_atomically, csv_cell
 
@@ -77,7 +77,9 @@ class EvaluationsCsv:
         self.rows_written += len(rows)
 
     @staticmethod
-    def _dump(out, header: list[str], earlier: list[list[str]], rows) -> None:
+    def _dump(
+        out: TextIO, header: list[str], earlier: list[list[str]], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         pad = len(header)

@@ -29,9 +29,9 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomically(path: Path, write) -> None:
+def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file, fsync, rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -165,12 +165,12 @@ class ResultsWriter:
         self._csv_writer = csv.writer(self._csv, lineterminator="\n")
 
     @staticmethod
-    def _dump_jsonl(f, records: list[dict[str, Any]]) -> None:
+    def _dump_jsonl(f: TextIO, records: list[dict[str, Any]]) -> None:
         for record in records:
             f.write(json.dumps(to_jsonable(record), ensure_ascii=False) + "\n")
 
     @staticmethod
-    def _dump_csv(f, header: list[str], records: list[dict[str, Any]]) -> None:
+    def _dump_csv(f: TextIO, header: list[str], records: list[dict[str, Any]]) -> None:
         if not header:
             return
         writer = csv.writer(f, lineterminator="\n")
@@ -198,38 +198,58 @@ class ResultsWriter:
         """
         if self._closed:
             raise ValueError(f"ResultsWriter for {str(self.output_dir)!r} is closed")
-        record = flatten_config(row, config)
-        self._write_jsonl(record)
-        self._write_csv(record)
+        self.write_many([(row, config)])
 
-    def _write_jsonl(self, record: dict[str, Any]) -> None:
-        line = json.dumps(to_jsonable(record), ensure_ascii=False)
-        self._jsonl.write(line + "\n")
-        self._jsonl.flush()
-        self.rows_written += 1
+    def write_many(
+        self, rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
+    ) -> None:
+        """Append several reports (``(row, config)`` pairs) in order, as :meth:`write`
+        does one: one flush per file, and at most one rewrite of the csv, with every new
+        key of the batch, however many of its rows bring new keys."""
+        if self._closed:
+            raise ValueError(f"ResultsWriter for {str(self.output_dir)!r} is closed")
+        records = [flatten_config(row, config) for row, config in rows]
+        if not records:
+            return
+        self._append_jsonl(records)
+        self._append_csv(records)
 
-    def _write_csv(self, record: dict[str, Any]) -> None:
-        new_keys = [key for key in record if key not in self._header_set]
-        if not self._header:
+    def _append_csv(self, records: list[dict[str, Any]]) -> None:
+        new_keys: list[str] = []
+        seen = set(self._header_set)
+        for record in records:
+            for key in record:
+                if key not in seen:
+                    seen.add(key)
+                    new_keys.append(key)
+        if new_keys and self._header:
+            self._widen(self._header + new_keys, records)
+            return
+        if new_keys:
             self._set_header(new_keys)
             self._csv_writer.writerow(self._header)
-        elif new_keys:
-            self._widen(self._header + new_keys, record)
-            return
-        self._csv_writer.writerow([csv_cell(record.get(key)) for key in self._header])
+        header = self._header
+        self._csv_writer.writerows([csv_cell(r.get(key)) for key in header] for r in records)
         self._csv.flush()
+
+    def _append_jsonl(self, records: list[dict[str, Any]]) -> None:
+        lines = [json.dumps(to_jsonable(r), ensure_ascii=False) + "\n" for r in records]
+        self._jsonl.write("".join(lines))
+        self._jsonl.flush()
+        self.rows_written += len(records)
 
     def _set_header(self, header: list[str]) -> None:
         self._header = list(header)
         self._header_set = set(header)
 
-    def _widen(self, header: list[str], record: dict[str, Any]) -> None:
-        """Rewrite the csv atomically with ``header`` (the old one plus new keys)."""
+    def _widen(self, header: list[str], records: list[dict[str, Any]]) -> None:
+        """Rewrite the csv atomically with ``header`` (the old one plus new keys) and
+        ``records`` appended."""
         self._csv.flush()
         self._csv.close()
         pad = [""] * (len(header) - len(self._header))
 
-        def write(out) -> None:
+        def write(out: TextIO) -> None:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(header)
             with open(self.csv_path, newline="", encoding="utf-8") as old:
@@ -237,7 +257,7 @@ class ResultsWriter:
                 next(reader, None)  # the old header
                 for cells in reader:
                     writer.writerow(cells + pad)
-            writer.writerow([csv_cell(record.get(key)) for key in header])
+            writer.writerows([csv_cell(r.get(key)) for key in header] for r in records)
 
         try:
             _write_atomically(self.csv_path, write)
@@ -272,7 +292,7 @@ class ResultsWriter:
         return f"ResultsWriter({str(self.output_dir)!r}, {state})"
 
 
-def results_table(rows: Iterable[Mapping[str, Any]]):
+def results_table(rows: Iterable[Mapping[str, Any]]) -> Any:
     """Return ``rows`` as a ``pandas.DataFrame`` if pandas is importable, else a list.
 
     The list fallback holds shallow copies of the rows (dicts). Columns are the union of

@@ -35,13 +35,13 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler._decisions import DECISIONS, END_STATUSES, TASK_STATUSES
 from scheduler._jsonable import to_jsonable
+from scheduler._validation import is_real
 from scheduler.results.export import flatten_config
 
 __all__ = ["DECISIONS", "TASK_STATUSES", "ConfigRecord", "History", "TaskRecord"]
@@ -108,7 +108,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _task_state(t: TaskRecord, conv=_identity) -> dict:
+def _task_state(t: TaskRecord, conv: Callable[[Any], Any] = _identity) -> dict:
     return {
         "task_id": t.task_id,
         "config_id": t.config_id,
@@ -125,7 +125,7 @@ def _task_state(t: TaskRecord, conv=_identity) -> dict:
 
 def _real(value: Any) -> float | None:
     """``value`` as a float if it is a real number (not a bool), else None."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if is_real(value):
         try:
             return float(value)
         except (TypeError, ValueError, OverflowError):
@@ -267,7 +267,7 @@ class History:
         record._version += 1
         record.feasible = self._feasible(row)
         if math.isfinite(reward) and record.feasible:
-            self._push(record)
+            self._push(record, reward)
 
     def _feasible(self, row: dict) -> bool:
         if self.constraint_attr is None:
@@ -275,12 +275,12 @@ class History:
         value = _real(row.get(self.constraint_attr))
         return value is not None and value <= 0
 
-    def _push(self, record: ConfigRecord) -> None:
+    def _push(self, record: ConfigRecord, reward: float) -> None:
         # Lazy deletion: superseded entries stay until they reach the top of the heap
         # and are popped by a query. The heap holds at most one entry per counted
         # report (like the rows themselves) and is never rebuilt, so no report pays
         # an O(number of configs) pause while the runtime waits on it.
-        key = -record.reward if self.mode == "max" else record.reward
+        key = -reward if self.mode == "max" else reward
         heapq.heappush(self._heap, (key, record._order, record.config_id, record._version))
 
     def end_task(
@@ -366,19 +366,23 @@ class History:
         record = self._best_record()
         if record is None:
             return None
-        return self.training_history[record.reward_task_id][record.reward_index]
+        task_id, index = record.reward_task_id, record.reward_index
+        if task_id is None or index is None:
+            raise AssertionError(f"config {record.config_id} is ranked without a reward row")
+        return self.training_history[task_id][index]
 
     def config_ranking(self) -> list[int]:
         """Config ids, best first by value at highest fidelity (ties: reached earlier);
         configs without a valid value last, in start order. O(n log n)."""
         sign = -1.0 if self.mode == "max" else 1.0
+        # (_order is unique among rewarded configs: the config id never breaks a tie)
         valid = [
-            r
+            (sign * r.reward, r._order, r.config_id)
             for r in self.configs.values()
             if r.reward is not None and math.isfinite(r.reward) and r.feasible
         ]
-        valid.sort(key=lambda r: (sign * r.reward, r._order))
-        ranked = [r.config_id for r in valid]
+        valid.sort()
+        ranked = [config_id for _, _, config_id in valid]
         seen = set(ranked)
         return ranked + [cid for cid in self.configs if cid not in seen]
 
@@ -466,19 +470,18 @@ class History:
             self._counts[task.status] += 1
         for saved in state["reports"]:
             row = dict(saved)
-            task = self.tasks.get(row.get("task_id"))
-            if task is None:
-                raise ValueError(
-                    f"history state has a report of unknown task {row.get('task_id')!r}"
-                )
-            rows = self.training_history[task.task_id]
+            reported_id = row.get("task_id")
+            owner = None if reported_id is None else self.tasks.get(reported_id)
+            if owner is None:
+                raise ValueError(f"history state has a report of unknown task {reported_id!r}")
+            rows = self.training_history[owner.task_id]
             rows.append(row)
-            if task.status == "running":
-                self._last_row_position[task.task_id] = len(self._rows)
+            if owner.status == "running":
+                self._last_row_position[owner.task_id] = len(self._rows)
             self._rows.append(row)
             if not row.get("replay", False):
                 t = _real(row.get(self.time_attr)) if self.time_attr is not None else None
-                self._count(task, len(rows) - 1, row, t)
+                self._count(owner, len(rows) - 1, row, t)
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> History:

@@ -40,6 +40,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
+import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -57,6 +58,12 @@ from scheduler.results._plot_layout import (
 from scheduler.results._plot_output import pyplot, save_figure, show_or_save
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from matplotlib.axes import Axes
+    from matplotlib.collections import PathCollection
+
+    from scheduler.results._plot_layout import YRange
     from scheduler.results.history import History
 
 __all__ = ["MAX_HIGHLIGHTED", "STATUS_MARKERS", "plot_training_curves"]
@@ -99,7 +106,9 @@ def _finite(y: float | None) -> bool:
     return y is not None and math.isfinite(y)
 
 
-def _task_points(history: History, config_id: int):
+def _task_points(
+    history: History, config_id: int
+) -> Iterator[tuple[int, list[float], list[float], list[float], list[float], float | None]]:
     """Yield (task_id, line_xs, line_ys, replay_xs, replay_ys, last_row_x) per task of the
     config, each task's line starting at the config's previous end point."""
     time_attr = history.time_attr
@@ -135,7 +144,14 @@ def _task_points(history: History, config_id: int):
         yield task_id, xs, ys, rxs, rys, last_x
 
 
-def _end_point(xs, ys, rxs, rys, last_x, status):
+def _end_point(
+    xs: list[float],
+    ys: list[float],
+    rxs: list[float],
+    rys: list[float],
+    last_x: float | None,
+    status: str,
+) -> tuple[float, float] | None:
     """Where the end marker of a task goes: its last finite point (for a diverged task,
     at the x of its NaN report), or None when it drew nothing."""
     for px, py in ((xs, ys), (rxs, rys)):
@@ -252,8 +268,8 @@ def _low_rung_configs(history: History) -> set[int]:
     kinds: dict[int, set[str]] = {}
     for task_id, rows in history.training_history.items():
         task = history.tasks[task_id]
-        times = [_real(r.get(history.time_attr)) for r in rows] if history.time_attr else []
-        times = [t for t in times if t is not None]
+        reals = [_real(r.get(history.time_attr)) for r in rows] if history.time_attr else []
+        times = [t for t in reals if t is not None]
         if not times:
             continue
         config_id = task.config_id
@@ -267,7 +283,7 @@ def _low_rung_configs(history: History) -> set[int]:
     return {c for c, end in ends.items() if end == lowest and kinds[c] <= {"stopped", "paused"}}
 
 
-def _draw(ax, history: History, *, use_legend: bool, title: str | None) -> None:
+def _draw(ax: Axes, history: History, *, use_legend: bool, title: str | None) -> None:
     reward_attr = history.reward_attr
     time_attr = history.time_attr
     highlighted = highlighted_configs(history)
@@ -288,6 +304,7 @@ def _draw(ax, history: History, *, use_legend: bool, title: str | None) -> None:
         rank = rank_of.get(config_id)
         is_best = config_id == best
         colour = BACKGROUND if rank is None else colour_of[config_id]
+        style: dict[str, Any]
         if rank is None:
             style = {"linewidth": 0.8, "alpha": faint_alpha, "zorder": 1.5}
         else:
@@ -383,10 +400,12 @@ def _draw(ax, history: History, *, use_legend: bool, title: str | None) -> None:
         )
 
     fig = ax.figure
+    if not isinstance(fig, Figure):  # plot_training_curves draws on a Figure's own axes
+        raise TypeError(f"the axes must belong to a Figure, got {type(fig).__name__}")
     if use_legend and highlighted:
         _config_legend(fig, history, highlighted, colour_of, best, len(background))
     _status_legend(fig, ax, markers, bool(replay_segments), use_legend)
-    fig.scheduler_plot = {
+    fig.scheduler_plot = {  # type: ignore[attr-defined]  # our documented extra attribute
         "highlighted": list(highlighted),
         "colours": dict(colour_of),
         "best": best,
@@ -395,7 +414,13 @@ def _draw(ax, history: History, *, use_legend: bool, title: str | None) -> None:
     _dodge_markers(fig, ax, collections, markers)
 
 
-def _set_limits(ax, history: History, points, infinite, y_range) -> None:
+def _set_limits(
+    ax: Axes,
+    history: History,
+    points: list[tuple[float, float, int]],
+    infinite: list[tuple[float, float, Any]],
+    y_range: YRange | None,
+) -> None:
     xs = [x for x, _, _ in points] + [x for x, _, _ in infinite]
     if xs:
         low, high = min(xs), max(xs)
@@ -409,7 +434,7 @@ def _set_limits(ax, history: History, points, infinite, y_range) -> None:
         ax.set_ylim(0, 1)
 
 
-def _draw_markers(ax, markers: _Markers, faint_alpha: float) -> dict[str, Any]:
+def _draw_markers(ax: Axes, markers: _Markers, faint_alpha: float) -> dict[str, Any]:
     collections = {}
     for layer, zorder in (("faint", 1.8), ("end", 4.0), ("best", 5.0)):
         for status, entries in markers.layers[layer].items():
@@ -443,7 +468,9 @@ def _draw_markers(ax, markers: _Markers, faint_alpha: float) -> dict[str, Any]:
     return collections
 
 
-def _draw_infinite(ax, infinite, y_range) -> None:
+def _draw_infinite(
+    ax: Axes, infinite: list[tuple[float, float, Any]], y_range: YRange | None
+) -> None:
     """+inf / -inf rewards: arrows (in the config's colour) at the top / bottom edge."""
     if not infinite:
         return
@@ -467,7 +494,9 @@ def _draw_infinite(ax, infinite, y_range) -> None:
             )
 
 
-def _notes(history: History, y_range, infinite) -> list[str]:
+def _notes(
+    history: History, y_range: YRange | None, infinite: list[tuple[float, float, Any]]
+) -> list[str]:
     notes = []
     if y_range is not None:
         text = y_range.describe(history.time_attr, history.mode)
@@ -506,7 +535,14 @@ def _empty_message(history: History) -> str | None:
     return "no reports"
 
 
-def _config_legend(fig, history: History, highlighted, colour_of, best, num_background) -> None:
+def _config_legend(
+    fig: Figure,
+    history: History,
+    highlighted: list[int],
+    colour_of: dict[int, str],
+    best: int | None,
+    num_background: int,
+) -> None:
     handles = []
     for config_id in highlighted:
         is_best = config_id == best
@@ -543,7 +579,9 @@ def _config_legend(fig, history: History, highlighted, colour_of, best, num_back
     )
 
 
-def _status_legend(fig, ax, markers: _Markers, replay: bool, use_legend: bool) -> None:
+def _status_legend(
+    fig: Figure, ax: Axes, markers: _Markers, replay: bool, use_legend: bool
+) -> None:
     statuses = [s for s in STATUS_MARKERS if any(s in layer for layer in markers.layers.values())]
     handles = [_marker_handle(status) for status in statuses]
     if replay:
@@ -575,7 +613,9 @@ def _marker_handle(status: str) -> Line2D:
     )
 
 
-def _dodge_markers(fig, ax, collections, markers: _Markers) -> None:
+def _dodge_markers(
+    fig: Figure, ax: Axes, collections: dict[str, PathCollection], markers: _Markers
+) -> None:
     """Shift the highlighted end markers sideways where they would hide each other
     (the best config's first, and never moved)."""
     entries = []  # (rank, collection key, index, x, y, radius)
@@ -600,7 +640,7 @@ def _dodge_markers(fig, ax, collections, markers: _Markers) -> None:
         if shift == 0.0:
             continue
         collection = collections[entry[1]]
-        data = collection.get_offsets().copy()
+        data = np.asanyarray(collection.get_offsets()).copy()
         data[entry[2]] = inverse.transform((px + shift, py))
         collection.set_offsets(data)
 

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import os
 import traceback as tb
+from collections.abc import Callable
+from typing import Any
 
 from scheduler._decorator import build_task_args
 from scheduler._exceptions import TaskStopped
-from scheduler.runtime.backends.base import RAISED, RETURNED, STOPPED, TaskOutcome, TaskSpec
+from scheduler.runtime.backends.base import (
+    RAISED,
+    RETURNED,
+    STOPPED,
+    TaskOutcome,
+    TaskSpec,
+    spec_args,
+)
 from scheduler.runtime.reporter import Reporter
 
 __all__ = ["execute"]
@@ -33,7 +42,9 @@ def _traceback(exc: BaseException) -> str:
     return "".join(info.format())
 
 
-def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
+def execute(
+    train_fn: Callable[..., Any], spec: TaskSpec, send: Callable[[dict], Any]
+) -> TaskOutcome:
     """Call ``train_fn(args, reporter)`` with a reporter whose decisions come from
     ``send(result) -> decision``. The nested configs in ``spec.args`` are built here,
     in the task's own process (a failure to build is the task's failure)."""
@@ -46,7 +57,7 @@ def execute(train_fn, spec: TaskSpec, send) -> TaskOutcome:
     )
     try:
         os.makedirs(spec.checkpoint_dir, exist_ok=True)
-        value = train_fn(build_task_args(train_fn, spec.args), reporter)
+        value = train_fn(build_task_args(train_fn, spec_args(spec)), reporter)
     except TaskStopped:
         return TaskOutcome(STOPPED, num_reports=reporter.num_reports)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an outcome

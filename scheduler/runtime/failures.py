@@ -68,7 +68,7 @@ class FailureLog:
         Tasks that can run at once (for the ``"auto"`` threshold).
     """
 
-    def __init__(self, fail_fast="auto", workers: int = 1):
+    def __init__(self, fail_fast: bool | str = "auto", workers: int = 1) -> None:
         if fail_fast not in ("auto", True, False):
             raise ValueError(f"fail_fast must be 'auto', True or False, got {fail_fast!r}")
         self.fail_fast = fail_fast
@@ -82,7 +82,7 @@ class FailureLog:
         self.stop_error: TrialsFailedError | None = None
 
     def record(
-        self, task_id: int, config_id: int, status: str, reason: str | None, traceback
+        self, task_id: int, config_id: int, status: str, reason: str | None, traceback: str | None
     ) -> TrialsFailedError | None:
         """A task ended; returns the error to stop the run with (once), or None."""
         if status == "interrupted":
@@ -92,7 +92,7 @@ class FailureLog:
         key = _first_line(reason) if failed else None
         if len(self._first_ends) < self.threshold:
             self._first_ends.append(key)
-        if not failed:
+        if key is None:  # (not failed)
             return None
         self.num_failed += 1
         self.reasons[key] += 1

@@ -27,13 +27,13 @@ not importable by name), and this module imports only what a worker already has.
 
 from __future__ import annotations
 
-import numbers
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from scheduler._decorator import Args
 from scheduler._jsonable import to_jsonable
+from scheduler._validation import is_real
 
 __all__ = [
     "DURATION_KEY",
@@ -52,7 +52,7 @@ DURATION_KEY = "duration"
 GPU_IDS_KEY = "gpu_ids"
 
 
-def function_args(config: dict, *, task_id: int, config_id: int, gpu_ids) -> Args:
+def function_args(config: dict, *, task_id: int, config_id: int, gpu_ids: Iterable[int]) -> Args:
     """The ``args`` of one FunctionTask: the task fields every backend reads, and the
     config (not copied: the caller passes the task's own copy)."""
     return Args(
@@ -67,7 +67,7 @@ def function_args(config: dict, *, task_id: int, config_id: int, gpu_ids) -> Arg
 def objective_number(output: Any) -> float:
     """The number the runtime checks for a result (see the module docstring)."""
     value = output.get("objective") if isinstance(output, dict) else output
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if is_real(value):
         return float(value)
     return 0.0
 
@@ -89,7 +89,7 @@ class FunctionTask:
         self.run_function = run_function
         self.kwargs = dict(kwargs or {})
 
-    def __call__(self, args: Args, reporter) -> None:
+    def __call__(self, args: Args, reporter: Callable[..., object]) -> None:
         start = time.perf_counter()
         value = self.run_function(args.config, **self.kwargs)
         duration = time.perf_counter() - start

@@ -3,7 +3,11 @@
 Results rows (``results.csv`` / ``results.jsonl``, including the csv's rewrite when a
 new key widens it), snapshot serialization and writes, and anything else that touches a
 disk or takes long go through :class:`OutputQueue`: the lock holder appends a callable
-(O(1)), one thread runs them in order. A callable that raises ``OSError`` ends the run
+(O(1)), one thread runs them in order. Items put with :meth:`OutputQueue.put_batched`
+that wait next to each other in the queue run as one call over the list of them (the
+results rows queued while the thread was busy: one flush, and at most one rewrite of
+``results.csv`` per batch however many new keys it brings), so a writer that falls
+behind catches up instead of falling further behind. A callable that raises ``OSError`` ends the run
 (``on_error(operation, exc)``: the runtime stops the tasks and raises
 :class:`scheduler.CheckpointError` naming the operation and the path); nothing after it
 runs. The queue never blocks the caller; :meth:`close` waits at most its timeout, so a
@@ -20,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["InlineOutputs", "OutputQueue"]
 
@@ -42,7 +47,7 @@ class OutputQueue:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, operation: str, fn: Callable, *args) -> None:
+    def put(self, operation: str, fn: Callable[..., object], *args: Any) -> None:
         """Queue ``fn(*args)``; ``operation`` names it in an error ("write a results
         row to /path/results.csv")."""
         with self._cond:
@@ -55,6 +60,11 @@ class OutputQueue:
             if depth == 1:
                 self._cond.notify()
 
+    def put_batched(self, operation: str, fn: Callable[[list[Any]], object], item: Any) -> None:
+        """Queue ``item`` for ``fn``, called with the list of consecutive queued items
+        of the same ``fn`` (and ``operation``), in order."""
+        self.put(operation, _Batch(fn), item)
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -63,6 +73,12 @@ class OutputQueue:
                 if not self._queue:
                     return
                 operation, fn, args = self._queue.popleft()
+                if isinstance(fn, _Batch):
+                    items = [args[0]]
+                    queue = self._queue
+                    while queue and queue[0][0] == operation and queue[0][1] == fn:
+                        items.append(queue.popleft()[2][0])
+                    args = (items,)
                 self._busy = True
             try:
                 fn(*args)
@@ -101,6 +117,24 @@ class OutputQueue:
         return self._failed
 
 
+class _Batch:
+    """Marks a queued callable that takes a list of items (equal for the same ``fn``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[list[Any]], object]):
+        self.fn = fn
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Batch) and other.fn == self.fn
+
+    def __hash__(self) -> int:
+        return hash(self.fn)
+
+    def __call__(self, items: list[Any]) -> object:
+        return self.fn(items)
+
+
 class InlineOutputs:
     """The same interface, running each callable at once."""
 
@@ -109,7 +143,7 @@ class InlineOutputs:
         self._failed = False
         self.max_depth = 0
 
-    def put(self, operation: str, fn: Callable, *args) -> None:
+    def put(self, operation: str, fn: Callable[..., object], *args: Any) -> None:
         if self._failed:
             return
         try:
@@ -117,6 +151,9 @@ class InlineOutputs:
         except Exception as exc:  # noqa: BLE001 - reported, ends the run
             self._failed = True
             self.on_error(operation, exc)
+
+    def put_batched(self, operation: str, fn: Callable[[list[Any]], object], item: Any) -> None:
+        self.put(operation, fn, [item])
 
     def drain(self, timeout: float) -> bool:
         return True

@@ -22,16 +22,16 @@ class ProgressBar:
             desc="trials",
             leave=True,
         )
-        self._shown = (initial, None, 0, 0)
+        self._shown: tuple[int, float | None, int, int] = (initial, None, 0, 0)
 
-    def update(self, configs_done: int, best: float | None, promotions: int, failed: int):
+    def update(self, configs_done: int, best: float | None, promotions: int, failed: int) -> None:
         """Show the counters (a no-op when nothing changed)."""
         state = (configs_done, best, promotions, failed)
         if state == self._shown:
             return
         done_before = self._shown[0]
         self._shown = state
-        postfix = {}
+        postfix: dict[str, str | int] = {}
         if best is not None:
             postfix["best"] = f"{best:.4g}"
         if promotions:

@@ -11,8 +11,12 @@ promotion; new configs are drawn again from a searcher whose draws are determini
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from scheduler.schedulers.base import Suggestion, apply_feedback
+
+if TYPE_CHECKING:
+    from scheduler.runtime.runner import Runner
 
 __all__ = ["ReplayError", "interrupt_in_flight", "replay"]
 
@@ -21,7 +25,7 @@ class ReplayError(RuntimeError):
     """Replaying the journal did not reproduce the recorded decisions."""
 
 
-def _feedback(runner) -> None:
+def _feedback(runner: Runner) -> None:
     policy = runner.policy
     if policy.feedback:
         calls, policy.feedback = policy.feedback, []
@@ -29,7 +33,7 @@ def _feedback(runner) -> None:
             apply_feedback(policy.searcher, calls)
 
 
-def replay(runner, events: list[dict]) -> None:
+def replay(runner: Runner, events: list[dict]) -> None:
     """Re-apply journaled ``events`` (those after the snapshot) to ``runner``."""
     for event in events:
         kind = event["type"]
@@ -69,7 +73,7 @@ def replay(runner, events: list[dict]) -> None:
         _feedback(runner)
 
 
-def _replay_start(runner, event: dict) -> None:
+def _replay_start(runner: Runner, event: dict) -> None:
     recorded = Suggestion(**event["suggestion"])
     policy = runner.policy
     if recorded.restart:
@@ -92,7 +96,7 @@ def _replay_start(runner, event: dict) -> None:
     )
 
 
-def interrupt_in_flight(runner) -> int:
+def interrupt_in_flight(runner: Runner) -> int:
     """After replay: end the tasks that were running when the driver died, and queue
     their configs to start again. Returns the number of restarts queued."""
     for task in list(runner.table.running.values()):

@@ -12,13 +12,13 @@ up as an exception from the channel, never as a hang.
 
 from __future__ import annotations
 
-import numbers
 import threading
 import time
 from collections.abc import Callable
 
 from scheduler._exceptions import TaskStopped
 from scheduler._jsonable import to_jsonable
+from scheduler._validation import is_integer, is_real
 
 __all__ = ["COMPLETE", "CONTINUE", "PAUSE", "STOP", "Reporter", "validate_result"]
 
@@ -38,10 +38,6 @@ RESERVED_KEYS = (
     "status",
     "bracket",
 )
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def validate_result(
@@ -74,7 +70,7 @@ def validate_result(
             f"reported result has no reward_attr {reward_attr!r}; got keys {sorted(result)}"
         )
     reward = result[reward_attr]
-    if not _is_real(reward):
+    if not is_real(reward):
         raise ValueError(
             f"reward_attr {reward_attr!r} must be a real number, got {reward!r} "
             f"of type {type(reward).__name__}"
@@ -86,7 +82,7 @@ def validate_result(
             )
         return None
     t = result[time_attr]
-    if not isinstance(t, numbers.Integral) or isinstance(t, bool):
+    if not is_integer(t):
         raise ValueError(
             f"time_attr {time_attr!r} must be a positive integer, got {t!r} "
             f"of type {type(t).__name__}"

@@ -75,20 +75,20 @@ def detect_total_resources() -> dict:
     return {"num_cpus": _detect_cpus(), "num_gpus": len(_detect_gpus())}
 
 
-def _fractional(name: str, value) -> float:
+def _fractional(name: str, value: object) -> float:
     """A resource amount as Ray accepts it: a number >= 0, whole above 1."""
     if not is_real(value) or not value >= 0 or not math.isfinite(value):
         raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    value = float(value)
-    if value > 1 and not value.is_integer():
+    amount = float(value)
+    if amount > 1 and not amount.is_integer():
         raise ValueError(
             f"{name} must be a fraction <= 1 or a whole number (a trial shares at most one "
-            f"device), got {value!r}"
+            f"device), got {amount!r}"
         )
-    return int(value) if value.is_integer() else value
+    return int(amount) if amount.is_integer() else amount
 
 
-def parse_resource(resource, *, name: str = "resource", fractional: bool = False) -> dict:
+def parse_resource(resource: object, *, name: str = "resource", fractional: bool = False) -> dict:
     """Validate a ``{'num_cpus': c, 'num_gpus': g}`` dict; missing keys mean 1 CPU, 0 GPUs.
 
     ``fractional=True`` (the Ray backend) also accepts fractions of a CPU or GPU
@@ -125,7 +125,7 @@ class ResourceManager:
     raises ``RuntimeError`` (it would hand the same GPU to two tasks).
     """
 
-    def __init__(self, request: dict, total_resources: dict | None = None):
+    def __init__(self, request: dict | None, total_resources: dict | None = None) -> None:
         self.request = parse_resource(request, name="resource")
         if total_resources is None:
             totals = detect_total_resources()
@@ -251,7 +251,7 @@ class ClusterResourceManager:
 
     def __init__(
         self,
-        request: dict,
+        request: dict | None,
         nodes: Mapping[str, Mapping[str, float]],
         total_resources: dict | None = None,
     ):
@@ -279,7 +279,7 @@ class ClusterResourceManager:
                     )
 
     @staticmethod
-    def _parse_cap(total_resources) -> dict | None:
+    def _parse_cap(total_resources: object) -> dict | None:
         if total_resources is None:
             return None
         if not isinstance(total_resources, dict):
@@ -300,7 +300,7 @@ class ClusterResourceManager:
             cap[key] = float(value)
         return cap
 
-    def _no_fit_message(self, nodes) -> str:
+    def _no_fit_message(self, nodes: Mapping[str, Mapping[str, float]]) -> str:
         if not nodes:
             return f"resource={self.request} cannot be placed: the cluster has no live node"
         largest = max(nodes.values(), key=lambda n: (n.get("num_gpus", 0), n.get("num_cpus", 0)))
@@ -319,7 +319,7 @@ class ClusterResourceManager:
         ]
         return min(fits)
 
-    def _set_nodes(self, nodes) -> None:
+    def _set_nodes(self, nodes: Mapping[str, Mapping[str, float]]) -> None:
         self._nodes = {node_id: dict(res) for node_id, res in nodes.items()}
         self._node_slots = {node_id: self.slots_on(res) for node_id, res in nodes.items()}
 

@@ -816,11 +816,10 @@ class Runner:
                 self._journal_failed(exc, "report")
                 return _STOP
             if self.writer is not None:
-                self.outputs.put(
-                    f"write a results row to {self.writer.describe()}",
-                    self.writer.write,
-                    row,
-                    task.suggestion.config,
+                self.outputs.put_batched(
+                    f"write results rows to {self.writer.describe()}",
+                    self.writer.write_many,
+                    (row, task.suggestion.config),
                 )
             self._new_results = True
             if self.callback is not None and (

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from scheduler.automl.defs import ContextKey, MMARPropKey
 
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
 
-def job_record(ctx) -> dict:
+
+def job_record(ctx: Context) -> dict:
     """``{job_name, worker, gpus, rec_id, start_time, end_time, duration, status, score,
     reason, root, search_values}`` of the job whose context is ``ctx``."""
     rec = ctx.get_prop(ContextKey.RECOMMENDATION)

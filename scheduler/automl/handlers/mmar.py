@@ -9,12 +9,16 @@ import os
 import shutil
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from scheduler._validation import positive_int
 from scheduler.automl.defs import JobStatus, MMARPropKey, MMARStd
 from scheduler.automl.events import Handler
 from scheduler.automl.handlers._record import job_record
 from scheduler.durability.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
 
 __all__ = ["KEY_CONTENT", "MMARHandler", "MMARSummary", "format_table"]
 
@@ -32,7 +36,7 @@ def format_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def _when(t) -> str:
+def _when(t: float | None) -> str:
     return "" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
 
 
@@ -111,14 +115,14 @@ class MMARHandler(Handler):
         self._lock = threading.Lock()
 
     # -- events --------------------------------------------------------------------
-    def startup(self, ctx) -> None:
+    def startup(self, ctx: Context) -> None:
         if self.train_config_file is not None:
             ctx.set_prop(MMARPropKey.TRAIN_CONFIG_FILE, self.train_config_file)
         elif not ctx.get_prop(MMARPropKey.TRAIN_CONFIG_FILE):
             ctx.set_prop(MMARPropKey.TRAIN_CONFIG_FILE, MMARStd.TRAIN_CONFIG)
         ctx.add_command_module(self)
 
-    def start_automl(self, ctx) -> None:
+    def start_automl(self, ctx: Context) -> None:
         mmar_root = ctx.require_prop(MMARPropKey.MMAR_ROOT, "MMARHandler", " (the template folder)")
         run_id = ctx.require_prop(MMARPropKey.RUN_ID, "MMARHandler", " (--set run_id=...)")
         work_dir = self.work_dir or MMARStd.AUTOML_DIR
@@ -138,7 +142,7 @@ class MMARHandler(Handler):
         ctx.set_prop(MMARPropKey.AUTOML_ROOT, automl_root)
         ctx.set_prop(MMARPropKey.RUN_ROOT, run_root)
 
-    def end_job(self, ctx) -> None:
+    def end_job(self, ctx: Context) -> None:
         record = job_record(ctx)
         summary = MMARSummary(record)
         with self._lock:
@@ -155,7 +159,7 @@ class MMARHandler(Handler):
                 f"stop_threshold {threshold:g}",
             )
 
-    def end_automl(self, ctx) -> None:
+    def end_automl(self, ctx: Context) -> None:
         with self._lock:
             self._write_leaderboard()
             best = self._ranked()[:1]

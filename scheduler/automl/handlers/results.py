@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from scheduler.automl.defs import FAILED_SCORE, ContextKey, MMARPropKey
 from scheduler.automl.events import Handler
 from scheduler.automl.handlers._record import job_record
+
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
+    from scheduler.results.export import ResultsWriter
 
 __all__ = ["ResultsHandler"]
 
@@ -38,10 +43,10 @@ class ResultsHandler(Handler):
             raise ValueError(f"output_dir must be a non-empty string or None, got {output_dir!r}")
         self.output_dir = output_dir
         self.plot = bool(plot)
-        self.writer = None
+        self.writer: ResultsWriter | None = None
         self._lock = threading.Lock()
 
-    def start_automl(self, ctx) -> None:
+    def start_automl(self, ctx: Context) -> None:
         from scheduler.results.export import ResultsWriter
 
         folder = self.output_dir or ctx.require_prop(
@@ -53,7 +58,7 @@ class ResultsHandler(Handler):
         with self._lock:
             self.writer = ResultsWriter(folder)
 
-    def end_job(self, ctx) -> None:
+    def end_job(self, ctx: Context) -> None:
         record = job_record(ctx)
         reports = ctx.get_prop(ContextKey.JOB_REPORTS) or []
         head = {
@@ -69,7 +74,7 @@ class ResultsHandler(Handler):
             for row in rows:
                 self.writer.write(row, record["search_values"])
 
-    def end_automl(self, ctx) -> None:
+    def end_automl(self, ctx: Context) -> None:
         with self._lock:
             if self.writer is not None:
                 self.writer.close()

@@ -27,12 +27,16 @@ import logging
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from scheduler._jsonable import to_jsonable
 from scheduler.automl.defs import ContextKey, JobStatus, MMARPropKey, MMARStd
 from scheduler.automl.events import Handler
 from scheduler.automl.handlers._record import job_record
 from scheduler.durability.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from scheduler.automl.context import Context
 
 __all__ = ["MMARStatsHandler", "StatsHandler"]
 
@@ -66,7 +70,7 @@ class MMARStatsHandler(Handler):
         self._data: dict = {}
         self._t0 = 0.0
 
-    def start_automl(self, ctx) -> None:
+    def start_automl(self, ctx: Context) -> None:
         run_root = ctx.require_prop(
             MMARPropKey.RUN_ROOT,
             "MMARStatsHandler",
@@ -90,18 +94,18 @@ class MMARStatsHandler(Handler):
             }
             self._write()
 
-    def search_space_available(self, ctx) -> None:
+    def search_space_available(self, ctx: Context) -> None:
         space = ctx.get_prop(ContextKey.SEARCH_SPACE)
         with self._lock:
             self._data["search_space"] = None if space is None else space.to_json()
             self._write()
 
-    def recommendations_available(self, ctx) -> None:
+    def recommendations_available(self, ctx: Context) -> None:
         recs = ctx.get_prop(ContextKey.RECOMMENDATIONS) or []
         with self._lock:
             self._data["num_recommendations"] += len(recs)
 
-    def end_job(self, ctx) -> None:
+    def end_job(self, ctx: Context) -> None:
         record = job_record(ctx)
         with self._lock:
             self._data["jobs"].append(record)
@@ -111,7 +115,7 @@ class MMARStatsHandler(Handler):
             self._data["best"] = _best(self._data["jobs"])
             self._write()
 
-    def end_automl(self, ctx) -> None:
+    def end_automl(self, ctx: Context) -> None:
         with self._lock:
             self._data["end_time"] = time.time()
             self._data["stop_reason"] = ctx.get_prop(ContextKey.STOP_REASON)
@@ -143,17 +147,17 @@ class StatsHandler(Handler):
         self._t0 = 0.0
         self._jobs: list[dict] = []
 
-    def start_automl(self, ctx) -> None:
+    def start_automl(self, ctx: Context) -> None:
         self._t0 = time.monotonic()
 
-    def end_job(self, ctx) -> None:
+    def end_job(self, ctx: Context) -> None:
         record = job_record(ctx)
         with self._lock:
             self.counts[record["status"]] = self.counts.get(record["status"], 0) + 1
             self._jobs.append(record)
             self.best = _best(self._jobs)
 
-    def end_automl(self, ctx) -> None:
+    def end_automl(self, ctx: Context) -> None:
         with self._lock:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items())) or "no jobs"
             best = self.best

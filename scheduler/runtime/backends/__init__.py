@@ -6,6 +6,8 @@ May import the rest of the runtime and the shared modules; no policy.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scheduler.runtime.backends.base import Backend, OnEnd, OnReport
 
 __all__ = ["BACKENDS", "SYNCHRONOUS", "Backend", "make_backend"]
@@ -24,7 +26,9 @@ BACKENDS = {
 SYNCHRONOUS = frozenset({"simulated"})
 
 
-def make_backend(name: str, train_fn, on_report: OnReport, on_end: OnEnd, **options) -> Backend:
+def make_backend(
+    name: str, train_fn: Any, on_report: OnReport, on_end: OnEnd, **options: Any
+) -> Backend:
     """Build a backend by name (a key of :data:`BACKENDS`); ``options`` are passed to
     its constructor (the Ray backend's ``resources`` and ``pin_configs``)."""
     import importlib

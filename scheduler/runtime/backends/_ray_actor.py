@@ -31,10 +31,11 @@ import queue
 import signal
 import sys
 import threading
+from typing import Any
 
 import cloudpickle
 
-from scheduler.runtime.backends.base import TaskOutcome
+from scheduler.runtime.backends.base import TaskOutcome, TaskSpec
 from scheduler.runtime.execute import execute
 
 __all__ = ["Trial"]
@@ -111,7 +112,7 @@ class Trial:
         ).start()
         return self._events.get()
 
-    def step(self, decision: str):
+    def step(self, decision: str) -> tuple[str, Any]:
         """Answer the last report with ``decision``; returns the next event."""
         self._decisions.put(decision)
         return self._events.get()
@@ -120,7 +121,7 @@ class Trial:
         self._events.put(("report", result))
         return self._decisions.get()
 
-    def _body(self, spec) -> None:
+    def _body(self, spec: TaskSpec) -> None:
         outcome = TaskOutcome("raised", error="the task thread ended without an outcome")
         try:
             outcome = execute(self._train_fn, spec, self._send)

@@ -18,6 +18,8 @@ import linecache
 import os
 import pickle
 import types
+from collections.abc import Callable
+from typing import IO, Any
 
 import cloudpickle
 
@@ -26,17 +28,17 @@ __all__ = ["absolute_sys_path", "dumps_function", "install_sources"]
 _MAX_SOURCE_BYTES = 2_000_000  # a generated module this large is not worth shipping
 
 
-def _code(constructor, args, filename: str) -> types.CodeType:
+def _code(constructor: Callable[..., types.CodeType], args: tuple, filename: str) -> types.CodeType:
     """Rebuild a code object pickled by cloudpickle, with its real file name."""
     return constructor(*args).replace(co_filename=filename)
 
 
 class _Pickler(cloudpickle.Pickler):
-    def __init__(self, file):
+    def __init__(self, file: IO[bytes]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.filenames: set[str] = set()
 
-    def reducer_override(self, obj):
+    def reducer_override(self, obj: Any) -> Any:
         if type(obj) is types.CodeType:
             reduce = self.dispatch_table.get(types.CodeType)
             if reduce is not None:
@@ -46,7 +48,7 @@ class _Pickler(cloudpickle.Pickler):
         return super().reducer_override(obj)
 
 
-def dumps_function(fn) -> tuple[bytes, dict[str, list[str]]]:
+def dumps_function(fn: object) -> tuple[bytes, dict[str, list[str]]]:
     """``(pickled fn, {filename: source lines})`` for the code pickled by value."""
     buffer = io.BytesIO()
     pickler = _Pickler(buffer)

@@ -32,7 +32,7 @@ __all__ = ["ProcessState"]
 
 def _rlimit_names() -> dict[int, str]:
     if resource is None:  # pragma: no cover
-        return {}
+        return {}  # type: ignore[unreachable]  # not POSIX: mypy checks for this platform
     return {
         getattr(resource, name): name
         for name in dir(resource)
@@ -44,7 +44,7 @@ _RLIMITS = _rlimit_names()
 
 
 def _signals() -> list[signal.Signals]:
-    kept = []
+    kept: list[signal.Signals] = []
     for sig in signal.valid_signals():
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
@@ -127,7 +127,7 @@ class ProcessState:
         deadline = time.monotonic() + thread_grace
         for thread in left:
             thread.join(max(0.0, deadline - time.monotonic()))
-        left = [t.name for t in left if t.is_alive()]
-        if left:
-            problems.append(f"the task left {len(left)} thread(s) running ({', '.join(left)})")
+        names = [t.name for t in left if t.is_alive()]
+        if names:
+            problems.append(f"the task left {len(names)} thread(s) running ({', '.join(names)})")
         return "; ".join(problems) or None

@@ -38,7 +38,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 import cloudpickle
 
@@ -75,15 +77,15 @@ def _watch_driver(interval: float = 1.0) -> None:
 
 # Reports and decisions are plain data: the C pickler is several times faster than
 # cloudpickle's for them. Only the train_fn travels with cloudpickle.
-def _send(conn, message) -> None:
+def _send(conn: Connection, message: tuple) -> None:
     conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _recv(conn):
+def _recv(conn: Connection) -> Any:
     return pickle.loads(conn.recv_bytes())
 
 
-def _await_reply(conn, spin_seconds: float = 0.0005) -> str:
+def _await_reply(conn: Connection, spin_seconds: float = 0.0005) -> str:
     """Wait for the decision, polling briefly first: the reply usually comes within
     ~100-300 us, and a short spin saves this process a sleep/wake-up on the way."""
     deadline = time.perf_counter() + spin_seconds
@@ -112,12 +114,12 @@ def _identity(fd: int) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def _broken(conn: Connection, identity) -> bool:
+def _broken(conn: Connection, identity: tuple[int, int] | None) -> bool:
     """Whether the connection's descriptor was closed (or reused for another file)."""
     return conn.closed or _identity(conn.fileno()) != identity
 
 
-def _load(fn_bytes: bytes):
+def _load(fn_bytes: bytes) -> Callable[..., Any] | TaskOutcome:
     """The train_fn, or a failed outcome saying why it cannot be loaded here (a module
     that does not import in the worker, say)."""
     try:
@@ -149,7 +151,12 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
     token = os.environ.get(_leftovers.TOKEN_VARIABLE)
     conn = Connection(fd)
     identity = _identity(fd)
-    functions: dict[int, object] = {}
+    functions: dict[int, Callable[..., Any] | TaskOutcome] = {}
+    # What a task may change, as it was before the first task (taken again after a
+    # "load", which extends sys.path). A task whose changes restore() undid leaves the
+    # process in exactly this state, so one snapshot serves every task (taking it costs
+    # about 1 ms: every signal handler and resource limit, read one by one).
+    state: ProcessState | None = None
     _send(conn, ("ready",))
     while True:
         try:
@@ -165,22 +172,24 @@ def worker_main(fd: int, one_shot: bool = False) -> None:
                     sys.path.insert(0, entry)
             install_sources(sources)
             functions[fn_key] = _load(fn_bytes)
+            state = None
             _send(conn, ("loaded", fn_key))
             continue
         _, spec, fn_key = message
         spec = cloudpickle.loads(spec)
         train_fn = functions[fn_key]
-        state = ProcessState()
+        if state is None:
+            state = ProcessState()
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpu_ids)
         task_id = spec.task_id
 
-        def send(result, _task_id=task_id):
+        def send(result: dict, _task_id: int = task_id) -> str:
             _send(conn, ("report", _task_id, result))
             return _await_reply(conn)
 
-        loaded = not isinstance(train_fn, TaskOutcome)  # (else: why it could not be)
         _send(conn, ("running", task_id))  # max_task_time counts from here
-        outcome = execute(train_fn, spec, send) if loaded else train_fn
+        # (a TaskOutcome in place of the train_fn says why it could not be loaded)
+        outcome = train_fn if isinstance(train_fn, TaskOutcome) else execute(train_fn, spec, send)
         if _broken(conn, identity):
             _leftovers.kill_leftovers(root=os.getpid(), token=token, reap=True)
             os._exit(LOST_CONNECTION)

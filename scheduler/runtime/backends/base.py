@@ -10,6 +10,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler._args import Args
+from scheduler.schedulers.base import Suggestion
 
 __all__ = ["Backend", "OnEnd", "OnReport", "TaskOutcome", "TaskSpec"]
 
@@ -26,7 +30,8 @@ class TaskSpec:
     """Everything a backend needs to run one task; picklable."""
 
     task_id: int
-    args: object  # scheduler._decorator.Args
+    #: the train_fn's Args; the task's Suggestion for a backend without needs_args
+    args: Args | Suggestion
     reward_attr: str
     time_attr: str | None
     require_time: bool
@@ -50,6 +55,26 @@ class TaskOutcome:
     traceback: str | None = None
     num_reports: int = 0
     return_value: object = field(default=None, repr=False)
+
+
+def spec_args(spec: TaskSpec) -> Args:
+    """``spec.args`` for a backend that needs args (the runtime built an Args)."""
+    if not isinstance(spec.args, Args):
+        raise TypeError(
+            f"task {spec.task_id}: this backend runs a train_fn with its Args, "
+            f"got {type(spec.args).__name__}"
+        )
+    return spec.args
+
+
+def spec_suggestion(spec: TaskSpec) -> Suggestion:
+    """``spec.args`` for a backend without ``needs_args``: the task's Suggestion."""
+    if not isinstance(spec.args, Suggestion):
+        raise TypeError(
+            f"task {spec.task_id}: this backend runs the task's Suggestion, "
+            f"got {type(spec.args).__name__}"
+        )
+    return spec.args
 
 
 def _ignore(task_id: int) -> None:
@@ -76,7 +101,7 @@ class Backend(abc.ABC):
     #: backend ends a start that fails or hangs itself)
     announces_running: bool = False
 
-    def __init__(self, train_fn, on_report: OnReport, on_end: OnEnd):
+    def __init__(self, train_fn: Any, on_report: OnReport, on_end: OnEnd) -> None:
         self.train_fn = train_fn
         self.on_report = on_report
         self.on_end = on_end

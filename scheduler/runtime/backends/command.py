@@ -49,6 +49,8 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from scheduler._command import Command
 from scheduler._decorator import RESERVED_NAMES
@@ -62,8 +64,11 @@ from scheduler.runtime.backends.base import (
     RETURNED,
     STOPPED,
     Backend,
+    OnEnd,
+    OnReport,
     TaskOutcome,
     TaskSpec,
+    spec_args,
 )
 from scheduler.runtime.backends.process import _PACKAGE_ROOT, describe_exit
 from scheduler.runtime.reporter import Reporter
@@ -124,13 +129,13 @@ class CommandTask:
         self,
         command: Command,
         spec: TaskSpec,
-        send,
-        on_running=None,
+        send: Callable[[dict], str],
+        on_running: Callable[[], object] | None = None,
         *,
         stdout_path: str | None = None,
         stderr_path: str | None = None,
-        echo=None,
-    ):
+        echo: Callable[[bytes], object] | None = None,
+    ) -> None:
         self.command = command
         self.on_running = on_running
         self.spec = spec
@@ -154,7 +159,7 @@ class CommandTask:
         self._kill_at: float | None = None
         self._term_sent = False
         self._stdout_line = 0
-        self._stdout_log = None
+        self._stdout_log: BinaryIO | None = None
         self._cwd_used: str | None = None
         self._report_sock: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
@@ -180,10 +185,10 @@ class CommandTask:
 
     # -- setting up --------------------------------------------------------------------
     def _values(self) -> dict:
-        return {k: v for k, v in self.spec.args.items() if k not in RESERVED_NAMES}
+        return {k: v for k, v in spec_args(self.spec).items() if k not in RESERVED_NAMES}
 
     def _task_fields(self) -> dict:
-        args = self.spec.args
+        args = spec_args(self.spec)
         return {
             "task_id": self.spec.task_id,
             "config_id": args.get("config_id"),
@@ -265,7 +270,7 @@ class CommandTask:
             return TaskOutcome(CANCELLED, error=self.cancel_reason)
         parent_sock, child_sock = socket.socketpair()
         self._report_sock = parent_sock
-        self._stdout_log = open(self.stdout_path, "wb")  # noqa: SIM115 - closed in _clean_up
+        stdout_log = self._stdout_log = open(self.stdout_path, "wb")  # noqa: SIM115 - closed in _clean_up
         try:
             stderr_target = (
                 contextlib.nullcontext(subprocess.STDOUT)
@@ -274,7 +279,7 @@ class CommandTask:
             )
             with stderr_target as stderr_log:
                 try:
-                    self.popen = subprocess.Popen(
+                    popen = self.popen = subprocess.Popen(
                         argv,
                         cwd=cwd,
                         env=self._env(values, child_sock.fileno()),
@@ -292,11 +297,14 @@ class CommandTask:
             child_sock.close()
         if self.on_running is not None:
             self.on_running()
-        return self._serve(parent_sock)
+        return self._serve(popen, parent_sock, stdout_log)
 
-    def _serve(self, report_sock: socket.socket) -> TaskOutcome:
-        popen = self.popen
+    def _serve(
+        self, popen: subprocess.Popen, report_sock: socket.socket, stdout_log: BinaryIO
+    ) -> TaskOutcome:
         report_sock.setblocking(False)
+        if popen.stdout is None:  # (started with stdout=PIPE)
+            raise AssertionError("the program's stdout is not a pipe")
         stdout_fd = popen.stdout.fileno()
         os.set_blocking(stdout_fd, False)
         pidfd = _pidfd(popen.pid)
@@ -318,7 +326,7 @@ class CommandTask:
             now = time.monotonic()
             if exited_at is None and popen.poll() is not None:
                 exited_at = now
-                self._after_exit()
+                self._after_exit(popen)
             if exited_at is not None and (not open_streams or now - exited_at > _DRAIN_AFTER_EXIT):
                 break
             if exited_at is not None and not escapees_killed and now - exited_at > 0.05:
@@ -349,7 +357,7 @@ class CommandTask:
                     if self.cancel_reason is not None and self._ending is None:
                         cancelled = TaskOutcome(CANCELLED, error=self.cancel_reason)
                         self._end_with(cancelled, stop_now=True)
-                elif kind == "exit":
+                elif kind == "exit" and pidfd is not None:  # (registered only then)
                     selector.unregister(pidfd)
                 elif kind in open_streams:
                     chunk = self._read(key.fileobj)
@@ -359,30 +367,33 @@ class CommandTask:
                         selector.unregister(key.fileobj)
                         open_streams.discard(kind)
                         if buffers[kind]:
-                            self._lines(kind, buffers[kind] + b"\n")
+                            self._lines(kind, buffers[kind] + b"\n", stdout_log)
                             buffers[kind] = b""
                         continue
-                    buffers[kind] = self._lines(kind, buffers[kind] + chunk)
-        return self._outcome()
+                    buffers[kind] = self._lines(kind, buffers[kind] + chunk, stdout_log)
+        return self._outcome(popen)
 
     @staticmethod
-    def _read(fileobj) -> bytes | None:
+    def _read(fileobj: object) -> bytes | None:
+        """A chunk of the report socket or the stdout pipe (the two registered)."""
         try:
             if isinstance(fileobj, socket.socket):
                 return fileobj.recv(65536)
+            if not isinstance(fileobj, int):
+                raise TypeError(f"not a registered stream: {fileobj!r}")
             return os.read(fileobj, 65536)
         except (BlockingIOError, InterruptedError):
             return None
         except OSError:
             return b""  # reset: treat as closed
 
-    def _lines(self, kind: str, data: bytes) -> bytes:
+    def _lines(self, kind: str, data: bytes, stdout_log: BinaryIO) -> bytes:
         """Handle every complete line in ``data``; return the incomplete rest."""
         *lines, rest = data.split(b"\n")
         for line in lines:
             if kind == "stdout":
                 self._stdout_line += 1
-                self._stdout_log.write(line + b"\n")
+                stdout_log.write(line + b"\n")
                 stripped = line.rstrip(b"\r")
                 if stripped.startswith(LINE_PREFIX):
                     self._report_line(stripped, self._stdout_line)
@@ -391,15 +402,17 @@ class CommandTask:
         if kind == "stdout":
             logged = b"".join(line + b"\n" for line in lines)
             if len(rest) > _MAX_LINE:  # not a line-oriented output: log it as it is
-                self._stdout_log.write(rest)
+                stdout_log.write(rest)
                 logged += rest
                 rest = b""
-            self._stdout_log.flush()
+            stdout_log.flush()
             if logged and self._echo is not None:
                 self._echo_out(logged)
         return rest
 
     def _echo_out(self, data: bytes) -> None:
+        if self._echo is None:
+            return
         try:
             self._echo(data)
         except Exception:
@@ -451,16 +464,19 @@ class CommandTask:
 
     def _reply(self, text: str) -> None:
         data = text.replace("\n", " ").encode() + b"\n"
+        sock = self._report_sock
+        if sock is None:  # (set before the program starts, and replies come after)
+            raise AssertionError("a reply before the program started")
         try:
-            self._report_sock.setblocking(True)
-            self._report_sock.sendall(data)
+            sock.setblocking(True)
+            sock.sendall(data)
         except OSError:
             pass  # the program closed its end: it will not read the decision
         finally:
             with contextlib.suppress(OSError):
-                self._report_sock.setblocking(False)
+                sock.setblocking(False)
 
-    def _handle_report(self, result: dict, reply) -> None:
+    def _handle_report(self, result: dict, reply: Callable[[str], None] | None) -> None:
         """Pass one report through the reporter; act on its decision."""
         if self._ending is not None:
             if reply is not None:
@@ -522,20 +538,23 @@ class CommandTask:
                 _leftovers.kill_group(self.popen.pid, signal.SIGKILL)
             self._kill_at = now + 1.0  # again, if it has not died yet
 
-    def _after_exit(self) -> None:
+    def _after_exit(self, popen: subprocess.Popen) -> None:
         """The program exited: kill its group, so that pipes its children share close
         (what escaped the group is found by its token when the task is cleaned up)."""
-        _leftovers.kill_group(self.popen.pid)
+        _leftovers.kill_group(popen.pid)
 
-    def _outcome(self) -> TaskOutcome:
-        returncode = self.popen.returncode
-        if self._ending is not None:
-            if self._ending.kind == RAISED and self._ending.traceback is None:
+    def _outcome(self, popen: subprocess.Popen) -> TaskOutcome:
+        returncode = popen.returncode
+        # (through a local: mypy would keep self._ending narrowed to None below, where
+        # reading the score file may have set it)
+        ending = self._ending
+        if ending is not None:
+            if ending.kind == RAISED and ending.traceback is None:
                 # a refused report: the program's own traceback says where it was made
                 tail = stderr_tail(self._tail_path)
                 if tail:
-                    return dataclasses.replace(self._ending, traceback="\n".join(tail))
-            return self._ending
+                    return dataclasses.replace(ending, traceback="\n".join(tail))
+            return ending
         if returncode == 0:
             if self.options["score_file"] is not None:
                 failure = self._read_score_file()
@@ -621,7 +640,7 @@ class CommandTask:
             self._stdout_log.close()
 
 
-def _kill_at_exit(ref) -> None:
+def _kill_at_exit(ref: weakref.ref[CommandBackend]) -> None:
     backend = ref()
     if backend is None:
         return
@@ -639,7 +658,7 @@ class CommandBackend(Backend):
     name = "command"
     announces_running = True  # once the program is started
 
-    def __init__(self, train_fn, on_report, on_end):
+    def __init__(self, train_fn: Any, on_report: OnReport, on_end: OnEnd) -> None:
         if not isinstance(train_fn, Command):
             raise TypeError(f"the command backend runs a scheduler.Command, got {train_fn!r}")
         super().__init__(train_fn, on_report, on_end)

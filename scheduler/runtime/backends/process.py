@@ -37,7 +37,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
+from typing import Any
 
 import cloudpickle
 
@@ -49,6 +51,8 @@ from scheduler.runtime.backends.base import (
     DIED,
     RAISED,
     Backend,
+    OnEnd,
+    OnReport,
     TaskOutcome,
     TaskSpec,
 )
@@ -120,7 +124,7 @@ class _Worker:
         "token",
     )
 
-    def __init__(self, gpu_ids):
+    def __init__(self, gpu_ids: tuple[int, ...] | None, serve: Callable[[_Worker], None]) -> None:
         self.popen: subprocess.Popen | None = None
         self.conn: Connection | None = None
         self.pidfd: int | None = None
@@ -134,20 +138,24 @@ class _Worker:
         self.exit_sent = False
         self.failure: str | None = None  # why it failed to start
         self.send_lock = threading.Lock()
-        self.thread: threading.Thread | None = None
+        self.thread = threading.Thread(
+            target=serve, args=(self,), name="scheduler-process-worker", daemon=True
+        )
 
     def send(self, data: bytes) -> bool:
         with self.send_lock:
             return self._send(data)
 
     def _send(self, data: bytes) -> bool:
+        if self.conn is None:
+            return False  # not launched: its reader thread sees the end
         try:
             self.conn.send_bytes(data)
         except (OSError, AttributeError):
             return False  # a dead worker: its reader thread sees the end
         return True
 
-    def send_function(self, key: int, payload) -> bool:
+    def send_function(self, key: int, payload: object) -> bool:
         """Ship the train_fn once (``load``), unless this worker has it already."""
         with self.send_lock:
             if key in self.fn_keys:
@@ -174,7 +182,7 @@ class ProcessBackend(Backend):
     #: run one task per interpreter (the subprocess backend) instead of reusing it
     one_shot = False
 
-    def __init__(self, train_fn, on_report, on_end):
+    def __init__(self, train_fn: Any, on_report: OnReport, on_end: OnEnd) -> None:
         super().__init__(train_fn, on_report, on_end)
         self._fn_key = next(_fn_keys)
         self._fn_payload = dumps_function(train_fn)
@@ -212,12 +220,9 @@ class ProcessBackend(Backend):
         conn = Connection(parent_sock.detach())
         return popen, conn
 
-    def _new_worker(self, gpu_ids=None) -> _Worker:
+    def _new_worker(self, gpu_ids: tuple[int, ...] | None = None) -> _Worker:
         """A worker object and its thread (call under the lock; start the thread after)."""
-        worker = _Worker(gpu_ids)
-        worker.thread = threading.Thread(
-            target=self._serve, args=(worker,), name="scheduler-process-worker", daemon=True
-        )
+        worker = _Worker(gpu_ids, self._serve)
         self._workers.append(worker)
         return worker
 
@@ -297,7 +302,7 @@ class ProcessBackend(Backend):
             self._send_run(worker, run)
         self._top_up()
 
-    def _pick(self, gpu_ids) -> _Worker | None:
+    def _pick(self, gpu_ids: tuple[int, ...]) -> _Worker | None:
         """An idle worker for these GPU ids: one with the train_fn loaded first, else
         one still loading it, else one starting."""
         best, rank = None, 3
@@ -377,19 +382,19 @@ class ProcessBackend(Backend):
         for run in unsent:
             self._end(run.spec.task_id, TaskOutcome(CANCELLED, error="scheduler shut down"))
         for worker in workers:
-            run = worker.run
-            if run is not None:
-                run.cancel_reason = run.cancel_reason or "scheduler shut down"
+            busy = worker.run
+            if busy is not None:
+                busy.cancel_reason = busy.cancel_reason or "scheduler shut down"
                 worker.kill()
             elif worker.ready:
                 self._retire(worker)
             else:
                 worker.kill()
         for worker in workers:
-            if worker.thread is not None and worker.thread.is_alive():
+            if worker.thread.is_alive():
                 worker.thread.join(max(0.05, deadline - time.monotonic()))
         for worker in workers:  # what did not exit in time
-            if worker.thread is not None and worker.thread.is_alive():
+            if worker.thread.is_alive():
                 worker.kill()
                 worker.thread.join(5.0)
 
@@ -409,13 +414,14 @@ class ProcessBackend(Backend):
             worker.kill()
         started = time.monotonic()
         try:
-            self._read(worker, started)
+            self._read(worker, popen, conn, started)
         finally:
-            self._bury(worker)
+            self._bury(worker, popen, conn)
 
-    def _read(self, worker: _Worker, started: float) -> None:
-        conn, popen = worker.conn, worker.popen
-        watch = [conn] if worker.pidfd is None else [conn, worker.pidfd]
+    def _read(
+        self, worker: _Worker, popen: subprocess.Popen, conn: Connection, started: float
+    ) -> None:
+        watch: list[Connection | int] = [conn] if worker.pidfd is None else [conn, worker.pidfd]
         while True:
             timeout = _POLL if worker.pidfd is not None else 0.2
             try:
@@ -460,7 +466,7 @@ class ProcessBackend(Backend):
                 )
                 worker.kill()
 
-    def _handle(self, worker: _Worker, message) -> bool:
+    def _handle(self, worker: _Worker, message: tuple) -> bool:
         """Act on one message; False when the worker is done with."""
         kind = message[0]
         if kind == "ready":
@@ -469,10 +475,10 @@ class ProcessBackend(Backend):
                 self._start_failure = None
                 run = worker.run
                 send = run is not None and not run.sent
-                if send:
+                if run is not None and send:
                     run.sent = True
                 self._ready_cond.notify_all()
-            if send:
+            if run is not None and send:
                 self._send_run(worker, run)
             else:  # load the train_fn (and what it imports) before a task needs it
                 worker.send_function(self._fn_key, self._fn_payload)
@@ -506,7 +512,7 @@ class ProcessBackend(Backend):
                 run = worker.run
                 worker.run = None
                 ours = run is not None and run.spec.task_id == task_id and not run.ended
-                if ours:
+                if run is not None and ours:
                     run.ended = True
                     self._runs.pop(task_id, None)
                 if retire is not None:
@@ -515,7 +521,8 @@ class ProcessBackend(Backend):
                 if keep and self._target and len(self._live()) > self._target:
                     keep = False  # more workers than the pool needs (GPU-bound ones)
             if retire is not None and not self.one_shot:
-                log.info("worker %d retires after task %s: %s", worker.popen.pid, task_id, retire)
+                pid = worker.popen.pid if worker.popen is not None else None
+                log.info("worker %s retires after task %s: %s", pid, task_id, retire)
             if retire is None and not keep:
                 self._retire(worker)
             if ours:
@@ -528,10 +535,9 @@ class ProcessBackend(Backend):
     def _live(self) -> list[_Worker]:
         return [w for w in self._workers if not w.kill_requested and not w.exit_sent]
 
-    def _bury(self, worker: _Worker) -> None:
+    def _bury(self, worker: _Worker, popen: subprocess.Popen, conn: Connection) -> None:
         """The worker's connection ended or it exited: reap it, kill what it left, end
         its task if it had one, and replace it."""
-        popen = worker.popen
         killed = worker.kill_requested  # (by us: cancel, shutdown, a start timeout)
         try:
             # The connection ends a moment before the process: let it finish exiting
@@ -550,7 +556,7 @@ class ProcessBackend(Backend):
         if returncode != 0:
             _leftovers.kill_leftovers(token=worker.token, timeout=1.0)
         with contextlib.suppress(OSError):
-            worker.conn.close()
+            conn.close()
         if worker.pidfd is not None:
             with contextlib.suppress(OSError):
                 os.close(worker.pidfd)
@@ -566,7 +572,7 @@ class ProcessBackend(Backend):
             run = worker.run
             worker.run = None
             ours = run is not None and not run.ended
-            if ours:
+            if run is not None and ours:
                 run.ended = True
                 self._runs.pop(run.spec.task_id, None)
             if failure is not None:
@@ -574,7 +580,7 @@ class ProcessBackend(Backend):
             self._ready_cond.notify_all()
         if failure is not None:
             log.warning("%s", failure)
-        if ours:
+        if run is not None and ours:
             if run.cancel_reason is not None:
                 outcome = TaskOutcome(CANCELLED, error=run.cancel_reason)
             elif failure is not None:

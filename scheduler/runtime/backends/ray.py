@@ -50,12 +50,26 @@ import queue
 import sys
 import threading
 import time
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from scheduler.runtime.backends.base import CANCELLED, DIED, Backend, TaskOutcome, TaskSpec
+from scheduler.runtime.backends.base import (
+    CANCELLED,
+    DIED,
+    Backend,
+    OnEnd,
+    OnReport,
+    TaskOutcome,
+    TaskSpec,
+)
 from scheduler.runtime.resources import ClusterResourceManager
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = ["RayBackend", "cluster_resources", "connect", "describe_ray_error", "import_ray"]
 
@@ -67,7 +81,7 @@ INSTALL_HINT = 'pip install "scheduler[ray]"'
 _connected: tuple | None = None
 
 
-def import_ray():
+def import_ray() -> types.ModuleType:
     """``import ray``, or an ImportError that says which extra to install."""
     try:
         import ray
@@ -78,7 +92,7 @@ def import_ray():
     return ray
 
 
-def connect(address: str | None = None, init_kwargs: dict | None = None):
+def connect(address: str | None = None, init_kwargs: dict | None = None) -> types.ModuleType:
     """Connect this process to Ray once; returns the ``ray`` module.
 
     ``address=None`` starts a local Ray with the machine's CPUs and GPUs and no
@@ -128,7 +142,7 @@ def connect(address: str | None = None, init_kwargs: dict | None = None):
     return ray
 
 
-def live_nodes(ray) -> dict[str, dict]:
+def live_nodes(ray: types.ModuleType) -> dict[str, dict]:
     """``{node_id: {'num_cpus': x, 'num_gpus': y}}`` of the cluster's live nodes."""
     nodes = {}
     for node in ray.nodes():
@@ -143,14 +157,18 @@ def live_nodes(ray) -> dict[str, dict]:
 
 
 def cluster_resources(
-    request, total_resources=None, *, address=None, init_kwargs=None
+    request: dict | None,
+    total_resources: dict | None = None,
+    *,
+    address: str | None = None,
+    init_kwargs: dict | None = None,
 ) -> ClusterResourceManager:
     """Connect to Ray and build the resource manager of a scheduler's trials."""
     ray = connect(address, init_kwargs)
     return ClusterResourceManager(request, live_nodes(ray), total_resources)
 
 
-def when_done(ref, callback) -> None:
+def when_done(ref: Any, callback: Callable[[Any], None]) -> None:
     """Call ``callback(value)`` once ``ref`` resolves (``value`` is the exception when
     the call failed), on Ray's own callback thread: the callback must only hand over.
 
@@ -162,7 +180,7 @@ def when_done(ref, callback) -> None:
         on_completed(callback)
         return
 
-    def done(future) -> None:
+    def done(future: concurrent.futures.Future) -> None:
         error = future.exception()
         callback(error if error is not None else future.result())
 
@@ -191,10 +209,10 @@ def describe_ray_error(exc: BaseException) -> str:
 
 @dataclass(eq=False)
 class _Actor:
-    handle: object
+    handle: Any  # a Ray ActorHandle: its methods are Ray's dynamic attributes
     created: float
     pinned_node: str | None
-    where_ref: object = None
+    where_ref: Any = None  # the ObjectRef of its where() call
     answered: bool = False  # where() came back: Ray placed and started the actor
     node_id: str | None = None  # known once placed
     gpu_ids: tuple = ()
@@ -242,7 +260,15 @@ class RayBackend(Backend):
     #: seconds prepare() waits for the prestarted actors
     prepare_timeout = 60.0
 
-    def __init__(self, train_fn, on_report, on_end, *, resources, pin_configs: bool = True):
+    def __init__(
+        self,
+        train_fn: Any,
+        on_report: OnReport,
+        on_end: OnEnd,
+        *,
+        resources: ClusterResourceManager,
+        pin_configs: bool = True,
+    ) -> None:
         super().__init__(train_fn, on_report, on_end)
         ray = import_ray()
         if not ray.is_initialized():
@@ -295,7 +321,7 @@ class RayBackend(Backend):
         actor.where_ref = actor.handle.where.remote()
         self._actors.add(actor)
 
-        def placed(value, actor=actor) -> None:
+        def placed(value: Any, actor: _Actor = actor) -> None:
             actor.answered = True
             self._events.put(("placed", actor, value))
 
@@ -390,7 +416,7 @@ class RayBackend(Backend):
                         self._waiting.append(run)  # an actor on its node frees up soon
                 if actor is not None:
                     run.actor, actor.run = actor, run
-        if gone:
+        if node is not None and gone:
             self._finish(run, TaskOutcome(DIED, error=self._node_gone(spec, node)))
         elif actor is not None:
             self._submit(run, actor, "run", spec)
@@ -426,7 +452,7 @@ class RayBackend(Backend):
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- calls and their results ---------------------------------------------------
-    def _submit(self, run: _Run, actor: _Actor, method: str, arg) -> None:
+    def _submit(self, run: _Run, actor: _Actor, method: str, arg: object) -> None:
         try:
             ref = getattr(actor.handle, method).remote(arg)
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable spec
@@ -464,7 +490,7 @@ class RayBackend(Backend):
             except Exception:
                 log.exception("the Ray backend failed to handle %s", kind)
 
-    def _on_placed(self, actor: _Actor, value) -> None:
+    def _on_placed(self, actor: _Actor, value: Any) -> None:
         if isinstance(value, BaseException):  # the actor could not start
             exc = value
             with self._lock:
@@ -483,7 +509,7 @@ class RayBackend(Backend):
         if run is not None and not run.ended:
             self._running(run)
 
-    def _on_event(self, run: _Run, actor: _Actor, event) -> None:
+    def _on_event(self, run: _Run, actor: _Actor, event: Any) -> None:
         if isinstance(event, BaseException):  # the actor died, or the call failed
             exc = event
             self._kill(actor)
@@ -503,7 +529,10 @@ class RayBackend(Backend):
                 node_id, gpu_ids, _pid = self._ray.get(actor.where_ref, timeout=30)
                 actor.node_id, actor.gpu_ids = node_id, tuple(gpu_ids)
         with self._lock:
-            if run.ended or run.actor is not actor:
+            # (run.ended through a local: mypy would keep it narrowed to False below,
+            # where another thread may have ended the run during on_report)
+            ended = run.ended
+            if ended or run.actor is not actor:
                 return  # cancelled meanwhile; its actor was killed
             if self._pin and actor.node_id is not None:
                 self._config_node.setdefault(run.spec.args.config_id, actor.node_id)
@@ -589,6 +618,8 @@ class RayBackend(Backend):
                     if actor.run is not None:
                         fails.append((actor.run, self._not_placed()))
             for run in list(self._waiting):
+                if run.node is None:  # (only a pinned task waits for room on its node)
+                    raise AssertionError(f"task {run.spec.task_id} waits without a node")
                 if run.node not in nodes:
                     fails.append((run, self._node_gone(run.spec, run.node)))
                 elif now - run.since > self.placement_timeout:

@@ -29,6 +29,7 @@ import itertools
 import math
 import threading
 import traceback as tb
+from typing import Any
 
 from scheduler._decisions import Decision
 from scheduler._exceptions import TaskStopped
@@ -38,8 +39,11 @@ from scheduler.runtime.backends.base import (
     RETURNED,
     STOPPED,
     Backend,
+    OnEnd,
+    OnReport,
     TaskOutcome,
     TaskSpec,
+    spec_suggestion,
 )
 from scheduler.runtime.execute import execute
 
@@ -49,13 +53,13 @@ _GOES_ON = (Decision.CONTINUE.value, Decision.COMPLETE.value)
 _HANDOFF_TIMEOUT = 600.0  # a train_fn step that takes this long (real time) is a bug
 
 
-def is_benchmark(obj) -> bool:
+def is_benchmark(obj: object) -> bool:
     """Whether ``obj`` is a benchmark object (``objective`` and ``space``), not a
     train_fn."""
     return callable(getattr(obj, "objective", None)) and hasattr(obj, "space")
 
 
-def _seconds(value, where: str) -> float:
+def _seconds(value: object, where: str) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -87,12 +91,12 @@ class _Task:
         self.clock = start  # the task's own virtual time
         self.ended = False
         self.epoch = 0
-        self.config = None
-        self.thread = None
-        self.decision = None
-        self.next_event = None
-        self.resume = None
-        self.yielded = None
+        self.config: dict | None = None
+        self.thread: threading.Thread | None = None
+        self.decision: str | None = None
+        self.next_event: tuple[str, float, Any] | None = None  # (kind, time, payload)
+        self.resume: threading.Semaphore | None = None
+        self.yielded: threading.Semaphore | None = None
 
 
 class SimulatedBackend(Backend):
@@ -106,14 +110,23 @@ class SimulatedBackend(Backend):
 
     name = "simulated"
 
-    def __init__(self, train_fn, on_report, on_end, *, elapsed_time_attr: str = "elapsed_time"):
+    def __init__(
+        self,
+        train_fn: Any,
+        on_report: OnReport,
+        on_end: OnEnd,
+        *,
+        elapsed_time_attr: str = "elapsed_time",
+    ) -> None:
         super().__init__(train_fn, on_report, on_end)
         self.elapsed_time_attr = elapsed_time_attr
         self.benchmark = train_fn if is_benchmark(train_fn) else None
         self.needs_args = self.benchmark is None
         self.needs_task_folders = self.benchmark is None
         self._now = 0.0
-        self._events: list = []  # (time, seq, task_id, kind, payload)
+        self._events: list[
+            tuple[float, int, int, str, Any]
+        ] = []  # (time, seq, task_id, kind, payload)
         self._seq = itertools.count()
         self._tasks: dict[int, _Task] = {}
         self.num_events = 0
@@ -123,7 +136,7 @@ class SimulatedBackend(Backend):
         """Virtual seconds since the run started."""
         return self._now
 
-    def _push(self, time: float, task_id: int, kind: str, payload) -> None:
+    def _push(self, time: float, task_id: int, kind: str, payload: Any) -> None:
         heapq.heappush(self._events, (time, next(self._seq), task_id, kind, payload))
 
     # -- Backend interface -----------------------------------------------------------
@@ -134,7 +147,7 @@ class SimulatedBackend(Backend):
         task = _Task(spec, self._now)
         self._tasks[spec.task_id] = task
         if self.benchmark is not None:
-            suggestion = spec.args
+            suggestion = spec_suggestion(spec)
             task.config = suggestion.config
             task.epoch = (suggestion.resume_from or 0) + 1
             self._schedule_epoch(task)
@@ -208,8 +221,11 @@ class SimulatedBackend(Backend):
     # -- benchmark objects -------------------------------------------------------------
     def _schedule_epoch(self, task: _Task) -> None:
         spec = task.spec
+        benchmark = self.benchmark
+        if benchmark is None:  # (only a benchmark's tasks have epochs scheduled)
+            raise AssertionError("epochs are scheduled for a benchmark object only")
         try:
-            metric, seconds = self.benchmark.objective(task.config, task.epoch)
+            metric, seconds = benchmark.objective(task.config, task.epoch)
             seconds = _seconds(seconds, f"the seconds objective() returned for epoch {task.epoch}")
         except Exception as exc:  # noqa: BLE001 - a failing objective fails its task
             self._push(
@@ -236,8 +252,8 @@ class SimulatedBackend(Backend):
 
     # -- train functions (one thread each, one at a time) ------------------------------
     def _start_thread(self, task: _Task) -> None:
-        task.resume = threading.Semaphore(0)
-        task.yielded = threading.Semaphore(0)
+        resume = task.resume = threading.Semaphore(0)
+        yielded = task.yielded = threading.Semaphore(0)
         task_id = task.spec.task_id
 
         def send(result: dict) -> str:
@@ -250,9 +266,11 @@ class SimulatedBackend(Backend):
             result["time_this_iter"] = cost
             result["time_since_start"] = task.clock - task.start
             task.next_event = ("report", task.clock, result)
-            task.yielded.release()  # hand control back to the simulator
-            if not task.resume.acquire(timeout=_HANDOFF_TIMEOUT):
+            yielded.release()  # hand control back to the simulator
+            if not resume.acquire(timeout=_HANDOFF_TIMEOUT):
                 raise TaskStopped("stop", "the simulator went away")
+            if task.decision is None:  # (_resume_thread sets it before the release)
+                raise AssertionError(f"task {task_id} was resumed without a decision")
             return task.decision
 
         def body() -> None:
@@ -261,33 +279,47 @@ class SimulatedBackend(Backend):
                 outcome = execute(self.train_fn, task.spec, send)
             finally:
                 task.next_event = ("end", task.clock, outcome)
-                task.yielded.release()
+                yielded.release()
 
-        task.thread = threading.Thread(target=body, name=f"simulated-task-{task_id}", daemon=True)
-        task.thread.start()
+        thread = task.thread = threading.Thread(
+            target=body, name=f"simulated-task-{task_id}", daemon=True
+        )
+        thread.start()
         self._await_yield(task)
 
     def _await_yield(self, task: _Task) -> None:
         """Wait until the task's thread reports or ends, and queue that event."""
-        if not task.yielded.acquire(timeout=_HANDOFF_TIMEOUT):
+        _, _, yielded = _handoff(task)
+        if not yielded.acquire(timeout=_HANDOFF_TIMEOUT):
             raise RuntimeError(
                 f"task {task.spec.task_id}'s train_fn did not report or return within "
                 f"{_HANDOFF_TIMEOUT:.0f} s of real time"
             )
+        if task.next_event is None:  # (the thread sets it before it releases yielded)
+            raise AssertionError(f"task {task.spec.task_id} yielded without an event")
         kind, time, payload = task.next_event
         self._push(time, task.spec.task_id, kind, payload)
 
     def _resume_thread(self, task: _Task, decision: str) -> None:
+        _, resume, _ = _handoff(task)
         task.decision = decision
-        task.resume.release()
+        resume.release()
         self._await_yield(task)
 
     def _stop_thread(self, task: _Task) -> None:
         """A cancelled task's thread: answer its report with stop and let it end."""
+        thread, resume, yielded = _handoff(task)
         if task.next_event is not None and task.next_event[0] == "end":
-            task.thread.join(_HANDOFF_TIMEOUT)  # it has returned already
+            thread.join(_HANDOFF_TIMEOUT)  # it has returned already
             return
         task.decision = Decision.STOP.value
-        task.resume.release()
-        task.yielded.acquire(timeout=_HANDOFF_TIMEOUT)
-        task.thread.join(_HANDOFF_TIMEOUT)
+        resume.release()
+        yielded.acquire(timeout=_HANDOFF_TIMEOUT)
+        thread.join(_HANDOFF_TIMEOUT)
+
+
+def _handoff(task: _Task) -> tuple[threading.Thread, threading.Semaphore, threading.Semaphore]:
+    """The thread of a train_fn task and its two semaphores (set by _start_thread)."""
+    if task.thread is None or task.resume is None or task.yielded is None:
+        raise AssertionError(f"task {task.spec.task_id} has no train_fn thread")
+    return task.thread, task.resume, task.yielded
