@@ -23,8 +23,10 @@ driver's I/O thread. ``bench/wakeup.py`` measures both effects on their own.
 ``handle_report`` holds the runtime (p50 / p99 / max, timed around the call) and the
 report round trip seen by the trial (p50 / p99), thread backend, no sleep, for FIFO
 without output files, FIFO with ``output_dir`` and reports that bring a new key every
-100 reports (each widens ``results.csv``: the writer thread rewrites it), and the RL
-scheduler (its REINFORCE updates run on the searcher thread).
+100 reports (each widens ``results.csv``: the writer thread rewrites it), the RL
+scheduler (its REINFORCE updates run on the searcher thread), and FIFO with
+``searcher='bayesopt'`` (its GP fits run on the searcher thread, off the lock; fewer
+trials, ``--bayesopt-trials``, since each trial waits for a fit).
 
 ``--backend ray`` runs the Ray backend on a local Ray of 2 CPUs (no dashboard) that the
 benchmark starts; alone it defaults to the 500 trials and 0 ms epochs that
@@ -163,6 +165,10 @@ def run_lock_case(case: str, trials: int, workers: int = 2) -> dict:
     out = tempfile.TemporaryDirectory(prefix="bench-lock-") if case == "output_dir" else None
     if case == "rl":
         s = sch.RLScheduler(lock_fn, controller_batch_size=workers, **common)
+    elif case == "bayesopt":
+        s = sch.FIFOScheduler(
+            lock_fn, searcher="bayesopt", search_options={"random_seed": 0}, **common
+        )
     else:
         s = sch.FIFOScheduler(
             lock_fn,
@@ -199,16 +205,19 @@ def run_lock_case(case: str, trials: int, workers: int = 2) -> dict:
     }
 
 
-def lock_table(trials: int) -> None:
-    print(f"lock discipline: {trials} trials x {REPORTS} reports, thread backend, 2 workers")
+def lock_table(trials: int, bayesopt_trials: int) -> None:
+    print(
+        f"lock discipline: {trials} trials ({bayesopt_trials} for bayesopt) x {REPORTS} "
+        "reports, thread backend, 2 workers"
+    )
     print(
         "| case | reports | handle_report p50 / p99 / max | round trip p50 / p99 "
         "| writer queue max | wall |"
     )
     print("|---|--:|--:|--:|--:|--:|")
     run_lock_case("plain", 20)  # warm-up
-    for case in ("plain", "output_dir", "rl"):
-        r = run_lock_case(case, trials)
+    for case in ("plain", "output_dir", "rl", "bayesopt"):
+        r = run_lock_case(case, bayesopt_trials if case == "bayesopt" else trials)
         h50, h99, hmax = (1e6 * v for v in r["held"])
         t50, t99, _ = (1e6 * v for v in r["round_trip"])
         print(
@@ -231,6 +240,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI")
     parser.add_argument("--lock", action="store_true", help="the lock-discipline table")
+    parser.add_argument(
+        "--bayesopt-trials", type=int, default=200, help="trials of the lock table's bayesopt case"
+    )
     options = parser.parse_args(argv)
     options.backends = (options.backends or []) + options.backend or [
         "thread",
@@ -246,6 +258,7 @@ def main(argv=None) -> None:
     if options.smoke:
         options.trials = 20
         options.fresh_trials = 6
+        options.bayesopt_trials = 8
     print("# Runtime overhead\n")
     print(results_header("bench/overhead.py", load_average(), at_end=False))
     print()
@@ -254,7 +267,7 @@ def main(argv=None) -> None:
 
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     if (options.lock or options.smoke) and not only_ray:
-        lock_table(options.trials)
+        lock_table(options.trials, min(options.trials, options.bayesopt_trials))
         if options.lock:
             return
     print(

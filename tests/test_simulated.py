@@ -82,6 +82,19 @@ def test_reports_arrive_in_virtual_time_order_with_parallel_workers():
     assert s._runner.clock() < total / 3
 
 
+def test_task_start_and_end_times_are_virtual():
+    s = _hb(Curves(), type="stopping")
+    s.run()
+    tasks = list(s.history.tasks.values())
+    t0 = min(t.start_time for t in tasks)
+    for task in tasks:
+        rows = s.training_history[task.task_id]
+        # a task's recorded duration is its virtual one (its epochs' cost)
+        assert task.end_time - task.start_time == pytest.approx(rows[-1]["time_since_start"])
+    # 4 workers: tasks start over the run's virtual span, not within real milliseconds
+    assert max(t.end_time for t in tasks) - t0 == pytest.approx(s._runner.clock())
+
+
 def test_time_out_counts_virtual_seconds():
     s = _hb(Curves(), type="stopping", num_trials=None, time_out=500.0)
     s.run()

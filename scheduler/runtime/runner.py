@@ -169,6 +169,14 @@ class Runner:
         #: the clock deadlines and time_out count on (a simulated backend brings its own)
         self.clock = time.monotonic
 
+    def _wall_time(self) -> float:
+        """The timestamp a task's start or end is recorded with: ``time.time()``, or on
+        a virtual clock the run's real start plus the virtual seconds since (so that a
+        simulated task's ``end_time - start_time`` is its virtual duration)."""
+        if self._inline:
+            return self._start_wall + (self.clock() - self._start)
+        return time.time()
+
     # -- state (snapshots) -----------------------------------------------------------
     @property
     def next_task_id(self) -> int:
@@ -719,7 +727,7 @@ class Runner:
             allocation=allocation,
             now=now,
             deadline=deadline,
-            wall_time=time.time(),
+            wall_time=self._wall_time(),
         )
         self._flush_feedback()
         if not suggestion.new_config and not suggestion.restart:
@@ -858,7 +866,7 @@ class Runner:
                 self._journal_failed(exc, "end")
             finally:
                 try:
-                    self.table.end(task, status, reason, traceback, time.time())
+                    self.table.end(task, status, reason, traceback, self._wall_time())
                     self._flush_feedback()
                 finally:
                     if task.allocation is not None:

@@ -18,7 +18,8 @@ Two kinds of trials:
   its reports arrive in virtual-time order too.
 
 ``time_out`` and ``max_task_time`` count virtual seconds. ``time_this_iter`` and
-``time_since_start`` in the rows are virtual too.
+``time_since_start`` in the rows are virtual too, and so are the tasks' ``start_time``
+and ``end_time`` in the history: the run's real start plus the virtual seconds since.
 """
 
 from __future__ import annotations
