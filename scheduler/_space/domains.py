@@ -240,7 +240,13 @@ class Real(Domain):
     def sample(self, rng: np.random.Generator) -> float:
         return self.from_unit(float(rng.random()))
 
+    def sample_config(self, rng: np.random.Generator) -> float:
+        # from_unit's value is a float clipped to [lower, upper]: its own config
+        return self.from_unit(rng.random())
+
     def contains(self, value: Any) -> bool:
+        if type(value) is float or type(value) is int:  # the common case: no ABC check
+            return self._lower <= value <= self._upper
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return False
         return self._lower <= float(value) <= self._upper

@@ -166,7 +166,7 @@ class GPMultiFidelitySearcher(GPSearcher):
             )
         return super()._parse_update(config, reward, result)
 
-    def _on_update(self, key: str, reward: float, result: dict[str, Any]) -> None:
+    def _on_update(self, key: int, reward: float, result: dict[str, Any]) -> None:
         if math.isfinite(reward):
             self._observations.setdefault(key, {})[int(result[self.resource_attr])] = reward
 
