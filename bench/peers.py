@@ -13,7 +13,9 @@ not mix), at 10^3, 10^4 and 10^5 trials:
 
 Per library: microseconds per decision (all reports, those at a rung, the others),
 microseconds to create a trial (the library's sampling plus registering the trial),
-resident memory growth, stops per rung, and whether it finished within the cap.
+resident memory growth (in all and per trial created; the loop keeps running sums, not
+samples, so the growth is the library's), stops per rung, and whether it finished
+within the cap.
 
 Peers, each through its own API (installed with ``pip install -e ".[peers]"``; a peer
 that is missing is skipped with a message):
@@ -228,7 +230,9 @@ ADAPTERS = {"scheduler": Ours, "ray": RayTune, "optuna": Optuna, "syne": SyneTun
 def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
     curves = Curves(seed)
     clock = time.perf_counter_ns
-    at_rung_ns, other_ns, create_ns = [], [], []
+    # running sums and counts, not lists of samples: the RSS growth is the library's
+    at_rung_ns = other_ns = create_ns = 0
+    n_at_rung = n_other = n_create = 0
     stops = dict.fromkeys(RUNGS, 0)
     in_flight: list = []  # [trial handle, k, curve, next epoch]
     created = 0
@@ -239,7 +243,8 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
         while created < trials and len(in_flight) < IN_FLIGHT:
             t0 = clock()
             handle = adapter.create(created)
-            create_ns.append(clock() - t0)
+            create_ns += clock() - t0
+            n_create += 1
             in_flight.append([handle, created, curves.of(created), 1])
             created += 1
         entry = in_flight.pop(0)
@@ -248,7 +253,12 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
         t0 = clock()
         goes_on = adapter.report(handle, epoch, value)
         spent = clock() - t0
-        (at_rung_ns if epoch in RUNGS else other_ns).append(spent)
+        if epoch in RUNGS:
+            at_rung_ns += spent
+            n_at_rung += 1
+        else:
+            other_ns += spent
+            n_other += 1
         if not goes_on or epoch >= MAX_T:
             stopped = not goes_on and epoch < MAX_T
             if stopped:
@@ -263,7 +273,8 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
             finished = False
             break
     wall = time.perf_counter() - start
-    decisions = at_rung_ns + other_ns
+    growth = rss_bytes() - rss0
+    reports = n_at_rung + n_other
     return {
         "peer": adapter.name,
         "version": adapter.version,
@@ -271,14 +282,15 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
         "created": created,
         "finished": finished,
         "wall_s": wall,
-        "us_per_decision": 1e-3 * sum(decisions) / max(1, len(decisions)),
-        "us_at_rungs": 1e-3 * sum(at_rung_ns) / max(1, len(at_rung_ns)),
-        "us_elsewhere": 1e-3 * sum(other_ns) / max(1, len(other_ns)),
-        "us_per_trial_created": 1e-3 * sum(create_ns) / max(1, len(create_ns)),
-        "rss_growth_mb": (rss_bytes() - rss0) / 2**20,
+        "us_per_decision": 1e-3 * (at_rung_ns + other_ns) / max(1, reports),
+        "us_at_rungs": 1e-3 * at_rung_ns / max(1, n_at_rung),
+        "us_elsewhere": 1e-3 * other_ns / max(1, n_other),
+        "us_per_trial_created": 1e-3 * create_ns / max(1, n_create),
+        "rss_growth_mb": growth / 2**20,
+        "bytes_per_trial": growth / max(1, created),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "stops_per_rung": stops,
-        "reports": len(decisions),
+        "reports": reports,
     }
 
 
@@ -353,7 +365,7 @@ def main(argv=None) -> None:
             print(f"skipping {peer}: not installed ({why}); pip install -e '.[peers]'")
     print(
         "| peer | version | trials | us/decision all / at rungs / elsewhere | us/trial created "
-        "| RSS growth | stops at rungs 1/3/9/27 | finished |"
+        "| RSS growth (B/trial) | stops at rungs 1/3/9/27 | finished |"
     )
     print("|---|---|--:|--:|--:|--:|---|---|")
     for trials in options.sizes:
@@ -366,7 +378,8 @@ def main(argv=None) -> None:
             print(
                 f"| {peer} | {r['version']} | {trials} | {r['us_per_decision']:.2f} / "
                 f"{r['us_at_rungs']:.2f} / {r['us_elsewhere']:.2f} | "
-                f"{r['us_per_trial_created']:.2f} | {r['rss_growth_mb']:+.1f} MB | {stops} "
+                f"{r['us_per_trial_created']:.2f} | {r['rss_growth_mb']:+.1f} MB "
+                f"({r['bytes_per_trial']:.0f}) | {stops} "
                 f"| {done} |",
                 flush=True,
             )

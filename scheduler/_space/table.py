@@ -177,6 +177,7 @@ class ConfigTable:
         self._unpacked: set[int] = set()  # rows with no packed form (not in the index)
         self._index = bool(index)
         self._slots = array("q", bytes(8 * 8))  # row + 1 per slot, 0: empty
+        self._hashes = array("q")  # per row, the hash of its packed bytes (index only)
         self._mask = 7
         self._given_keys: dict[str, int] = {}  # canonical key -> row, for given configs
 
@@ -197,7 +198,7 @@ class ConfigTable:
     @property
     def nbytes(self) -> int:
         """Bytes held by the packed rows and the index (given configs not counted)."""
-        return len(self._blob) + self._slots.itemsize * len(self._slots)
+        return len(self._blob) + 8 * (len(self._slots) + len(self._hashes))
 
     def append(self, config: Mapping[str, Any]) -> int:
         """Add ``config`` as a new row (even if it was added before); its row number."""
@@ -209,7 +210,7 @@ class ConfigTable:
         packed = self._codec.pack(config) if self._codec is not None else None
         if packed is None:
             return self._given_keys.get(self._key(config), -1)
-        return self._probe(packed)[0]
+        return self._probe(packed, hash(packed))[0]
 
     def intern(self, config: Mapping[str, Any]) -> tuple[int, bool]:
         """``(row, added)``: the row of ``config``, added now if it was not there."""
@@ -221,11 +222,14 @@ class ConfigTable:
                 return row, False
             row = self._add(config, None)
             self._given_keys[key] = row
+            self._hashes.append(0)
             return row, True
-        row, slot = self._probe(packed)
+        h = hash(packed)
+        row, slot = self._probe(packed, h)
         if row >= 0:
             return row, False
         row = self._add(config, packed)
+        self._hashes.append(h)
         self._slots[slot] = row + 1
         if 2 * self._count > len(self._slots):
             self._grow()
@@ -239,6 +243,7 @@ class ConfigTable:
         other._given = dict(self._given)
         other._unpacked = set(self._unpacked)
         other._slots = array("q", self._slots)
+        other._hashes = array("q", self._hashes)
         other._given_keys = dict(self._given_keys)
         return other
 
@@ -267,13 +272,12 @@ class ConfigTable:
         self._count = row + 1
         return row
 
-    def _probe(self, packed: bytes) -> tuple[int, int]:
-        """``(row, slot)``: the row holding ``packed`` (-1 if none) and the slot where
-        the probe ended (the empty slot to fill when absent)."""
+    def _probe(self, packed: bytes, h: int) -> tuple[int, int]:
+        """``(row, slot)``: the row holding ``packed`` (whose hash is ``h``; -1 if none)
+        and the slot where the probe ended (the empty slot to fill when absent)."""
         if not self._index:
             raise TypeError("ConfigTable(index=False) cannot look configs up")
         slots, mask, blob, width = self._slots, self._mask, self._blob, self._width
-        h = hash(packed)
         i = h & mask
         perturb = h & 0xFFFFFFFFFFFFFFFF
         while True:
@@ -287,13 +291,19 @@ class ConfigTable:
             i = (5 * i + 1 + perturb) & mask
 
     def _grow(self) -> None:
+        """Double the index (kept at most half full), from the stored hashes: rows are
+        not hashed again."""
         size = 2 * len(self._slots)
-        self._slots = array("q", bytes(8 * size))
-        self._mask = size - 1
-        width, blob = self._width, self._blob
+        slots = array("q", bytes(8 * size))
+        mask = size - 1
         unpacked = self._unpacked
-        for row in range(self._count):
-            if row in unpacked:
+        for row, h in enumerate(self._hashes):
+            if unpacked and row in unpacked:
                 continue
-            _, slot = self._probe(bytes(blob[row * width : (row + 1) * width]))
-            self._slots[slot] = row + 1
+            i = h & mask
+            perturb = h & 0xFFFFFFFFFFFFFFFF
+            while slots[i]:
+                perturb >>= 5
+                i = (5 * i + 1 + perturb) & mask
+            slots[i] = row + 1
+        self._slots, self._mask = slots, mask

@@ -167,7 +167,7 @@ class HyperbandPolicy(SearcherPolicy):
         system, skip, _ = self._routes[bracket]
         if system is not None:
             system.add(config_id, skip)
-        return Suggestion(config=dict(config), config_id=config_id, bracket=bracket)
+        return Suggestion.fresh(dict(config), config_id, bracket)
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         config_id = suggestion.config_id

@@ -119,6 +119,7 @@ class BaseSearcher:
         self._pending: dict[int, int | None] = {}  # key -> milestone
         self._results = Rewards()  # key -> latest reward, in first-record order
         self._failed: dict[int, None] = {}  # keys, in order
+        self._marked: Any = None  # the config _propose marked seen already (_mark_new)
         self._queue = ConfigQueue(self.space.config_key)  # proposed first (enqueue)
 
     # -- to be provided by subclasses ----------------------------------------
@@ -150,7 +151,9 @@ class BaseSearcher:
             config = self._propose(**kwargs)
             if config is None:
                 return None
-        self._mark_seen(config)
+        if self._marked is not config:
+            self._mark_seen(config)
+        self._marked = None
         return dict(config)
 
     def enqueue(self, config: Mapping[str, Any]) -> None:
@@ -252,6 +255,15 @@ class BaseSearcher:
 
     def _is_seen(self, config: Mapping[str, Any]) -> bool:
         return self._configs.find(config) >= 0
+
+    def _mark_new(self, config: dict[str, Any]) -> bool:
+        """Mark a config ``_propose`` drew as seen; True if it was not seen before (then
+        :meth:`get_config` does not look it up a second time)."""
+        _, added = self._configs.intern(config)
+        if added:
+            self._add_seen(config)
+            self._marked = config
+        return added
 
     def _mark_seen(self, config: Any) -> int:
         if type(config) is not dict and not isinstance(config, Mapping):
