@@ -49,12 +49,14 @@ class Rewards:
         return default if value != value else value
 
     def __setitem__(self, row: int, reward: float) -> None:
-        if not math.isfinite(reward):
+        if not reward - reward == 0.0:  # NaN or infinite
             raise ValueError(f"a recorded reward must be finite, got {reward!r}")
         value = self._value
         if row >= len(value):
-            value.extend([_NAN] * (row + 1 - len(value)))
-        if value[row] != value[row]:
+            # grown geometrically, so that recording rows in order costs O(1) each
+            value.extend([_NAN] * max(row + 1 - len(value), len(value) // 4))
+        old = value[row]
+        if old != old:
             self._order.append(row)
         value[row] = reward
 

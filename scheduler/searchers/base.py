@@ -10,7 +10,6 @@ configs.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -177,8 +176,9 @@ class BaseSearcher:
         """
         config, value = self._parse_update(config, reward, result)
         key = self._mark_seen(config)
-        self._pending.pop(key, None)
-        if math.isfinite(value):
+        if self._pending:
+            self._pending.pop(key, None)
+        if value - value == 0.0:  # finite (inf - inf and NaN - NaN are NaN)
             self._results[key] = value
         self._on_update(key, value, result)
 
@@ -186,6 +186,8 @@ class BaseSearcher:
         """``(config, reward)`` of an :meth:`update` call; ``config`` is popped from
         ``result`` when passed by keyword. Raises ValueError for a missing or
         non-numeric reward."""
+        if type(reward) is float and config is not _MISSING:
+            return config, reward  # the runtime's call: positional config and reward
         if config is _MISSING:
             if "config" not in result:
                 raise ValueError("update() needs a config, got none")
