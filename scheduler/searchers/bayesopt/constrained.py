@@ -170,7 +170,7 @@ class ConstrainedGPSearcher(GPSearcher):
         return score
 
     # -- best --------------------------------------------------------------------------
-    def _best_key(self) -> str | None:
+    def _best_key(self) -> int | None:
         best_key, best = None, 0.0
         for key, reward in self._results.items():
             if self._constraints.get(key, 1.0) > 0:

@@ -117,7 +117,7 @@ class GPSearcher(BaseSearcher):
 
     def _clear_extra(self) -> None:
         self._num_proposed = 0
-        self._encoded: dict[str, np.ndarray] = {}  # key -> encoded config (a cache)
+        self._encoded: dict[int, np.ndarray] = {}  # key -> encoded config (a cache)
         self.model.load_state_dict(None)
 
     # -- proposing ---------------------------------------------------------------------
