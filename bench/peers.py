@@ -13,7 +13,9 @@ not mix), at 10^3, 10^4 and 10^5 trials:
 
 Per library: microseconds per decision (all reports, those at a rung, the others),
 microseconds to create a trial (the library's sampling plus registering the trial),
-resident memory growth, stops per rung, and whether it finished within the cap.
+resident memory growth (in all and per trial created; the loop keeps running sums, not
+samples, so the growth is the library's), stops per rung, and whether it finished
+within the cap.
 
 Peers, each through its own API (installed with ``pip install -e ".[peers]"``; a peer
 that is missing is skipped with a message):
@@ -27,8 +29,16 @@ that is missing is skipped with a message):
 * Syne Tune: ``baselines.ASHA`` (``suggest`` / ``on_trial_add`` / ``on_trial_result``
   / ``on_trial_complete``).
 
-Run: ``python bench/peers.py`` (all sizes, all installed peers), ``--smoke`` (CI: a
-small size, this project only), ``--sizes 1000 10000``, ``--peers optuna``.
+End to end (``--end-to-end``; ``--sizes 0 --end-to-end`` for it alone): 500 no-op
+trials of 9 epochs, 2 workers, ASHA stopping with max_t 9, on each library's own
+runner: our ``HyperbandScheduler`` on the thread and the process backends, Optuna's
+``study.optimize(n_jobs=2)`` with the random sampler and the successive halving pruner,
+Ray Tune's ``Tuner`` with ``AsyncHyperBandScheduler`` and ``reuse_actors=True``;
+trials/s, median of 3 runs, each in a process of its own.
+
+Run: ``python bench/peers.py --end-to-end`` (all sizes, all installed peers, and the
+end-to-end case), ``--smoke`` (CI: a small size and a short end-to-end run, this
+project only), ``--sizes 1000 10000``, ``--peers optuna``.
 """
 
 from __future__ import annotations
@@ -222,13 +232,137 @@ class SyneTune:
 ADAPTERS = {"scheduler": Ours, "ray": RayTune, "optuna": Optuna, "syne": SyneTune}
 
 
+# -- end to end: each library's own runner, no-op trials -----------------------------------
+
+E2E_EPOCHS, E2E_WORKERS = 9, 2
+E2E_CASES = ("scheduler-thread", "scheduler-process", "optuna", "ray-reuse")
+E2E_NEEDS = {"scheduler-thread": "scheduler", "scheduler-process": "scheduler"}
+
+
+def _noop_trial(args, reporter):
+    for epoch in range(1, E2E_EPOCHS + 1):
+        reporter(epoch=epoch, accuracy=args.x * epoch / E2E_EPOCHS)
+
+
+def _e2e_ours(backend: str, trials: int, seed: int) -> float:
+    import scheduler as sch
+
+    train_fn = sch.args(x=sch.space.Real(0.0, 1.0))(_noop_trial)
+    s = sch.HyperbandScheduler(
+        train_fn,
+        type="stopping",
+        max_t=E2E_EPOCHS,
+        grace_period=GRACE,
+        reduction_factor=ETA,
+        backend=backend,
+        total_resources={"num_cpus": E2E_WORKERS, "num_gpus": 0},
+        resource={"num_cpus": 1, "num_gpus": 0},
+        num_trials=trials,
+        search_options={"random_seed": seed},
+        reward_attr="accuracy",
+        time_attr="epoch",
+        progress=False,
+    )
+    t0 = time.perf_counter()
+    s.run()
+    s.join_jobs()
+    wall = time.perf_counter() - t0
+    counts = s.history.status_counts()
+    if counts["failed"] or counts["running"]:
+        raise RuntimeError(f"our run did not complete cleanly: {counts}")
+    return wall
+
+
+def _e2e_optuna(trials: int, seed: int) -> float:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=GRACE, reduction_factor=ETA),
+    )
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        value = 0.0
+        for epoch in range(1, E2E_EPOCHS + 1):
+            value = x * epoch / E2E_EPOCHS
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    t0 = time.perf_counter()
+    study.optimize(objective, n_trials=trials, n_jobs=E2E_WORKERS)
+    return time.perf_counter() - t0
+
+
+def _tune_trial(config):
+    from ray import tune
+
+    for epoch in range(1, E2E_EPOCHS + 1):
+        tune.report({"epoch": epoch, "accuracy": config["x"] * epoch / E2E_EPOCHS})
+
+
+def _e2e_ray(trials: int, seed: int) -> float:
+    import tempfile
+
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import AsyncHyperBandScheduler
+
+    ray.init(num_cpus=E2E_WORKERS, include_dashboard=False, log_to_driver=False)
+    asha = AsyncHyperBandScheduler(
+        time_attr="epoch",
+        metric="accuracy",
+        mode="max",
+        max_t=E2E_EPOCHS,
+        grace_period=GRACE,
+        reduction_factor=ETA,
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-tune-") as storage:
+        tuner = tune.Tuner(
+            tune.with_resources(_tune_trial, {"cpu": 1}),
+            param_space={"x": tune.uniform(0.0, 1.0)},
+            tune_config=tune.TuneConfig(
+                scheduler=asha,
+                num_samples=trials,
+                reuse_actors=True,
+                max_concurrent_trials=E2E_WORKERS,
+            ),
+            run_config=tune.RunConfig(storage_path=storage, name="asha", verbose=0),
+        )
+        t0 = time.perf_counter()
+        tuner.fit()
+        return time.perf_counter() - t0
+
+
+def _e2e_worker(case: str, trials: int, seed: int) -> None:
+    if case == "scheduler-thread":
+        wall, version = _e2e_ours("thread", trials, seed), _version("scheduler")
+    elif case == "scheduler-process":
+        wall, version = _e2e_ours("process", trials, seed), _version("scheduler")
+    elif case == "optuna":
+        wall, version = _e2e_optuna(trials, seed), _version("optuna")
+    else:
+        wall, version = _e2e_ray(trials, seed), _version("ray")
+    print(json.dumps({"case": case, "version": version, "wall_s": wall, "trials": trials}))
+
+
+def _version(module: str) -> str:
+    return str(__import__(module).__version__)
+
+
 # -- the closed loop -----------------------------------------------------------------------
 
 
 def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
     curves = Curves(seed)
     clock = time.perf_counter_ns
-    at_rung_ns, other_ns, create_ns = [], [], []
+    # running sums and counts, not lists of samples: the RSS growth is the library's
+    at_rung_ns = other_ns = create_ns = 0
+    n_at_rung = n_other = n_create = 0
     stops = dict.fromkeys(RUNGS, 0)
     in_flight: list = []  # [trial handle, k, curve, next epoch]
     created = 0
@@ -239,7 +373,8 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
         while created < trials and len(in_flight) < IN_FLIGHT:
             t0 = clock()
             handle = adapter.create(created)
-            create_ns.append(clock() - t0)
+            create_ns += clock() - t0
+            n_create += 1
             in_flight.append([handle, created, curves.of(created), 1])
             created += 1
         entry = in_flight.pop(0)
@@ -248,7 +383,12 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
         t0 = clock()
         goes_on = adapter.report(handle, epoch, value)
         spent = clock() - t0
-        (at_rung_ns if epoch in RUNGS else other_ns).append(spent)
+        if epoch in RUNGS:
+            at_rung_ns += spent
+            n_at_rung += 1
+        else:
+            other_ns += spent
+            n_other += 1
         if not goes_on or epoch >= MAX_T:
             stopped = not goes_on and epoch < MAX_T
             if stopped:
@@ -263,7 +403,8 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
             finished = False
             break
     wall = time.perf_counter() - start
-    decisions = at_rung_ns + other_ns
+    growth = rss_bytes() - rss0
+    reports = n_at_rung + n_other
     return {
         "peer": adapter.name,
         "version": adapter.version,
@@ -271,15 +412,56 @@ def drive(adapter, trials: int, seed: int, cap_s: float) -> dict:
         "created": created,
         "finished": finished,
         "wall_s": wall,
-        "us_per_decision": 1e-3 * sum(decisions) / max(1, len(decisions)),
-        "us_at_rungs": 1e-3 * sum(at_rung_ns) / max(1, len(at_rung_ns)),
-        "us_elsewhere": 1e-3 * sum(other_ns) / max(1, len(other_ns)),
-        "us_per_trial_created": 1e-3 * sum(create_ns) / max(1, len(create_ns)),
-        "rss_growth_mb": (rss_bytes() - rss0) / 2**20,
+        "us_per_decision": 1e-3 * (at_rung_ns + other_ns) / max(1, reports),
+        "us_at_rungs": 1e-3 * at_rung_ns / max(1, n_at_rung),
+        "us_elsewhere": 1e-3 * other_ns / max(1, n_other),
+        "us_per_trial_created": 1e-3 * create_ns / max(1, n_create),
+        "rss_growth_mb": growth / 2**20,
+        "bytes_per_trial": growth / max(1, created),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "stops_per_rung": stops,
-        "reports": len(decisions),
+        "reports": reports,
     }
+
+
+def end_to_end(cases: list[str], trials: int, seed: int, repeat: int) -> None:
+    """Trials/s of each case (median of ``repeat`` runs, each in a process of its own)."""
+    print(
+        f"\nEnd to end: {trials} no-op trials x {E2E_EPOCHS} epochs, {E2E_WORKERS} workers, "
+        f"ASHA stopping (grace {GRACE}, eta {ETA}, max_t {E2E_EPOCHS}); trials/s from the "
+        f"runner's start to its end, median of {repeat}"
+    )
+    print("| case | version | trials/s (runs) |")
+    print("|---|---|--:|")
+    rates: dict[str, float] = {}
+    for case in cases:
+        why = _available(E2E_NEEDS.get(case, case.split("-")[0]))
+        if why is not None:
+            print(f"| {case} | skipped: not installed ({why}) | |")
+            continue
+        runs, version = [], ""
+        seed_arg = ["--trials", str(trials), "--seed", str(seed)]
+        for _ in range(repeat):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--e2e-worker", case, *seed_arg],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                env={**os.environ, "RAY_DEDUP_LOGS": "0", "PYTHONWARNINGS": "ignore"},
+            )
+            if proc.returncode != 0:
+                print(f"  {case}: failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+                break
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            runs.append(trials / r["wall_s"])
+            version = r["version"]
+        if runs:
+            rates[case] = sorted(runs)[len(runs) // 2]
+            shown = ", ".join(f"{x:,.0f}" for x in runs)
+            print(f"| {case} | {version} | {rates[case]:,.1f} ({shown}) |", flush=True)
+    for ours, peer in (("scheduler-thread", "optuna"), ("scheduler-process", "ray-reuse")):
+        if ours in rates and peer in rates:
+            print(f"{ours} / {peer}: {rates[ours] / rates[peer]:.1f}x")
 
 
 def _worker(peer: str, trials: int, seed: int, cap_s: float) -> None:
@@ -330,14 +512,27 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cap", type=float, default=CAP_S, help="seconds per run")
     parser.add_argument("--smoke", action="store_true", help="CI: 300 trials, this project")
+    parser.add_argument(
+        "--end-to-end",
+        nargs="*",
+        choices=E2E_CASES,
+        help="also (or with --sizes 0 only) the end-to-end case: these cases (default all)",
+    )
+    parser.add_argument("--e2e-trials", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3, help="end-to-end runs per case")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--e2e-worker", help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.worker:
         _worker(options.worker, options.trials, options.seed, options.cap)
         return
+    if options.e2e_worker:
+        _e2e_worker(options.e2e_worker, options.trials, options.seed)
+        return
     if options.smoke:
         options.sizes, options.peers = [300], ["scheduler"]
+        options.end_to_end, options.e2e_trials, options.repeat = ["scheduler-thread"], 30, 1
     print(results_header("bench/peers.py", load_average(), at_end=False))
     print(
         f"ASHA stopping, grace {GRACE}, eta {ETA}, max_t {MAX_T} "
@@ -353,10 +548,10 @@ def main(argv=None) -> None:
             print(f"skipping {peer}: not installed ({why}); pip install -e '.[peers]'")
     print(
         "| peer | version | trials | us/decision all / at rungs / elsewhere | us/trial created "
-        "| RSS growth | stops at rungs 1/3/9/27 | finished |"
+        "| RSS growth (B/trial) | stops at rungs 1/3/9/27 | finished |"
     )
     print("|---|---|--:|--:|--:|--:|---|---|")
-    for trials in options.sizes:
+    for trials in [size for size in options.sizes if size > 0]:
         for peer in peers:
             r = run_peer(peer, trials, options.seed, options.cap)
             if r is None:
@@ -366,10 +561,14 @@ def main(argv=None) -> None:
             print(
                 f"| {peer} | {r['version']} | {trials} | {r['us_per_decision']:.2f} / "
                 f"{r['us_at_rungs']:.2f} / {r['us_elsewhere']:.2f} | "
-                f"{r['us_per_trial_created']:.2f} | {r['rss_growth_mb']:+.1f} MB | {stops} "
+                f"{r['us_per_trial_created']:.2f} | {r['rss_growth_mb']:+.1f} MB "
+                f"({r['bytes_per_trial']:.0f}) | {stops} "
                 f"| {done} |",
                 flush=True,
             )
+    if options.end_to_end is not None:
+        cases = options.end_to_end or list(E2E_CASES)
+        end_to_end(cases, options.e2e_trials, options.seed, options.repeat)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,16 @@ __all__ = [
 
 def is_integer(value: Any) -> TypeGuard[int]:
     """An integral number that is not a bool (to a type checker: an int)."""
+    if type(value) is int:
+        return True  # the common case, without the ABC check
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def is_real(value: Any) -> TypeGuard[float]:
     """A real number (int, float, numpy scalar) that is not a bool (to a type checker:
     a float)."""
+    if type(value) is float or type(value) is int:
+        return True  # the common case, without the ABC check
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 

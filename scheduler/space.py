@@ -41,7 +41,9 @@ Configs also have a canonical JSON encoding (:meth:`SearchSpace.encode_config`) 
 (:meth:`SearchSpace.config_key`): searchers use the key to recognise a config they have
 seen, and the encoding to save their state as plain JSON. :meth:`SearchSpace.fingerprint`
 describes the space itself, so that a checkpoint saved for one space is refused by
-another. A ``ConfigSpace.ConfigurationSpace`` is read with :func:`from_configspace`.
+another. A :class:`ConfigTable` stores many configs of one space compactly (8 bytes per
+hyperparameter of a flat space) and finds them again exactly, as the key would. A
+``ConfigSpace.ConfigurationSpace`` is read with :func:`from_configspace`.
 
 Example
 -------
@@ -66,11 +68,13 @@ from scheduler._space.domains import Bool, Categorical, Domain, Int, Real
 from scheduler._space.nested import Dict, List, to_space
 from scheduler._space.objects import ObjectSpace, SearchableCallable, func, obj
 from scheduler._space.search_space import FINGERPRINT_VERSION, SearchSpace, as_search_space
+from scheduler._space.table import ConfigTable
 
 __all__ = [
     "FINGERPRINT_VERSION",
     "Bool",
     "Categorical",
+    "ConfigTable",
     "Dict",
     "Domain",
     "Int",

@@ -40,6 +40,8 @@ def num_points(owner: str, value: Any) -> int:
 
 
 def unit(owner: str, u: Any) -> float:
+    if type(u) is float and u == u:  # the common case: no ABC check
+        return min(max(u, 0.0), 1.0)
     if isinstance(u, (bool, np.bool_)) or not isinstance(u, numbers.Real):
         raise ValueError(f"{owner}.from_unit: u must be a real number, got {u!r}")
     number = float(u)

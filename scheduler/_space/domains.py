@@ -240,7 +240,19 @@ class Real(Domain):
     def sample(self, rng: np.random.Generator) -> float:
         return self.from_unit(float(rng.random()))
 
+    def sample_config(self, rng: np.random.Generator) -> float:
+        # from_unit(rng.random()) inlined (t is a float in [0, 1)); the value is a float
+        # clipped to [lower, upper]: its own config
+        t = rng.random()
+        a, b = self._ends
+        x = a * (1.0 - t) + b * t
+        if self._log:
+            x = self._lower if t == 0.0 else 10.0**x
+        return min(max(x, self._lower), self._upper)
+
     def contains(self, value: Any) -> bool:
+        if type(value) is float or type(value) is int:  # the common case: no ABC check
+            return self._lower <= value <= self._upper
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return False
         return self._lower <= float(value) <= self._upper

@@ -23,7 +23,7 @@ class FIFOPolicy(SearcherPolicy):
         self._configs: dict[int, dict] = {}  # task_id -> config of running tasks
 
     def add_config(self, config: dict) -> Suggestion:
-        return Suggestion(config=dict(config), config_id=self._number())
+        return Suggestion.fresh(dict(config), self._number())
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
         self._configs[task_id] = suggestion.config

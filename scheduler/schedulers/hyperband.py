@@ -7,13 +7,20 @@ Symbols: r (``grace_period``), eta (``reduction_factor``), R (``max_t``), s (bra
 Every rung decision is taken by a kernel from :mod:`scheduler.kernels`
 (``StoppingRungs``, ``PromotionRungs``, ``BracketSampler``); this module only routes
 reports to the right rung system and turns the kernels' answers into decisions.
+
+Per config the policy keeps its row in a :class:`~scheduler.space.ConfigTable` (8 bytes
+per hyperparameter of a flat space) and its bracket (one byte); the config dict itself
+only while a task of it runs.
 """
 
 from __future__ import annotations
 
+from array import array
+
 from scheduler import kernels as _kernels
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 from scheduler.schedulers.rung_systems import RUNG_SYSTEMS, RungSystem
+from scheduler.space import ConfigTable, SearchSpace
 
 __all__ = ["RUNG_SYSTEMS", "SEARCHER_DATA", "HyperbandPolicy"]
 
@@ -90,10 +97,14 @@ class HyperbandPolicy(SearcherPolicy):
         self.num_brackets = self.sampler.num_brackets
         self._level_set = frozenset(self.levels)
         self.systems = self._make_systems()
-        self.configs: dict[int, dict] = {}  # config_id -> config
-        self.brackets: dict[int, int] = {}  # config_id -> bracket
+        self._routes = self._make_routes()
+        space = getattr(searcher, "space", None)
+        self._space = space if isinstance(space, SearchSpace) else None
+        self.configs = ConfigTable(self._space)  # config_id -> config (its row)
+        self.brackets = array("B")  # config_id -> bracket
         self._dead: set[int] = set()  # configs whose task failed: never promoted
-        self._tasks: dict[int, int] = {}  # running task_id -> config_id
+        # running task_id -> (config_id, config, (system, skip_rungs, fail decision))
+        self._tasks: dict[int, tuple] = {}
         self._last_unsent: dict[int, dict] = {}  # task_id -> last report not given to searcher
 
     # -- rung systems ------------------------------------------------------------------
@@ -113,6 +124,15 @@ class HyperbandPolicy(SearcherPolicy):
         if self.rung_system_per_bracket:
             return self.systems[bracket], 0
         return self.systems[0], bracket
+
+    def _make_routes(self) -> list[tuple]:
+        """Per bracket: (rung system, skip_rungs, the decision when a rung is failed)."""
+        routes = []
+        for bracket in range(self.num_brackets):
+            system, skip = self._system(bracket)
+            fail = None if system is None else Decision(system.fail_decision)
+            routes.append((system, skip, fail))
+        return routes
 
     # -- Policy ------------------------------------------------------------------------
     def promote(self) -> Suggestion | None:
@@ -140,54 +160,61 @@ class HyperbandPolicy(SearcherPolicy):
     def add_config(self, config: dict) -> Suggestion:
         config_id = self._number()
         bracket = int(self.sampler.sample())
-        self.configs[config_id] = dict(config)
-        self.brackets[config_id] = bracket
-        system, skip = self._system(bracket)
+        row = self.configs.append(config)
+        if row != config_id:  # cannot happen: both count the configs added
+            raise RuntimeError(f"config table row {row} differs from config_id {config_id}")
+        self.brackets.append(bracket)
+        system, skip, _ = self._routes[bracket]
         if system is not None:
             system.add(config_id, skip)
-        return Suggestion(config=dict(config), config_id=config_id, bracket=bracket)
+        return Suggestion.fresh(dict(config), config_id, bracket)
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
-        self._tasks[task_id] = suggestion.config_id
+        config_id = suggestion.config_id
+        route = self._routes[self.brackets[config_id]]
+        # the config as the policy stored it (not the suggestion's dict, which the
+        # runtime hands on), kept only while the task runs
+        self._tasks[task_id] = (config_id, self.configs[config_id], route)
         if suggestion.new_config:
             self._tell("register_pending", suggestion.config)
 
     def on_report(self, task_id: int, result: dict) -> Decision:
-        config_id = self._tasks[task_id]
+        config_id, config, (system, skip, fail) = self._tasks[task_id]
         t = int(result[self.time_attr])
         reward = float(result[self.reward_attr])
-        system, skip = self._system(self.brackets[config_id])
         go = True if system is None else system.on_report(config_id, t, reward, skip)
         if t >= self.max_t:
             decision = Decision.COMPLETE
         elif go:
             decision = Decision.CONTINUE
         else:
-            decision = Decision(system.fail_decision)
-        at_rung = t in self._level_set or t >= self.max_t
-        if self.searcher_data == "all" or at_rung:
-            self._update_searcher(config_id, result)
-            self._last_unsent.pop(task_id, None)
+            decision = fail
+        if self.searcher_data == "all" or t in self._level_set or t >= self.max_t:
+            self._update_searcher(config, result)
+            if self._last_unsent:
+                self._last_unsent.pop(task_id, None)
         elif self.searcher_data == "rungs_and_last":
             self._last_unsent[task_id] = result
         return decision
 
-    def _update_searcher(self, config_id: int, result: dict) -> None:
-        rest = {k: v for k, v in result.items() if k != self.reward_attr}
-        self._tell("update", self.configs[config_id], result[self.reward_attr], **rest)
+    def _update_searcher(self, config: dict, result: dict) -> None:
+        reward_attr = self.reward_attr
+        rest = {k: v for k, v in result.items() if k != reward_attr}
+        self.feedback.append(("update", (config, result[reward_attr]), rest))
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
-        config_id = self._tasks.pop(task_id, None)
-        if config_id is None:
+        running = self._tasks.pop(task_id, None)
+        if running is None:
             return
-        pending = self._last_unsent.pop(task_id, None)
+        config_id, config, _ = running
+        pending = self._last_unsent.pop(task_id, None) if self._last_unsent else None
         if status == "interrupted":
             return  # the runtime starts the config again
         if status in ("failed", "diverged"):
             self._dead.add(config_id)
-            self._tell("evaluation_failed", self.configs[config_id])
+            self._tell("evaluation_failed", config)
         elif pending is not None:
-            self._update_searcher(config_id, pending)
+            self._update_searcher(config, pending)
 
     # -- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -196,9 +223,11 @@ class HyperbandPolicy(SearcherPolicy):
             "levels": list(self.levels),
             "max_t": self.max_t,
             **self._searcher_state(),
-            "configs": [[cid, self.configs[cid], self.brackets[cid]] for cid in self.configs],
+            "configs": [
+                [cid, config, b] for cid, (config, b) in enumerate(zip(self.configs, self.brackets))
+            ],
             "dead": sorted(self._dead),
-            "running": [[t, c] for t, c in self._tasks.items()],
+            "running": [[t, c[0]] for t, c in self._tasks.items()],
             "unsent": [[t, r] for t, r in self._last_unsent.items()],
             "sampler": self.sampler.state_dict(),
             "systems": [None if s is None else s.state_dict() for s in self.systems],
@@ -210,15 +239,16 @@ class HyperbandPolicy(SearcherPolicy):
         for copies only."""
         head = {"type": self.type, "levels": list(self.levels), "max_t": self.max_t}
         head.update(self._searcher_state())
-        configs, brackets = dict(self.configs), dict(self.brackets)
-        dead, tasks, unsent = set(self._dead), dict(self._tasks), dict(self._last_unsent)
+        configs, brackets = self.configs.copy(), array("B", self.brackets)
+        dead, unsent = set(self._dead), dict(self._last_unsent)
+        tasks = {t: c[0] for t, c in self._tasks.items()}
         sampler = self.sampler.copy()
         systems = [None if s is None else s.copy() for s in self.systems]
 
         def build() -> dict:
             return {
                 **head,
-                "configs": [[cid, configs[cid], brackets[cid]] for cid in configs],
+                "configs": [[cid, c, b] for cid, (c, b) in enumerate(zip(configs, brackets))],
                 "dead": sorted(dead),
                 "running": [[t, c] for t, c in tasks.items()],
                 "unsent": [[t, r] for t, r in unsent.items()],
@@ -235,10 +265,21 @@ class HyperbandPolicy(SearcherPolicy):
                 f"this scheduler has type={self.type!r} with rung levels {list(self.levels)}"
             )
         self._load_searcher_state(state)
-        self.configs = {int(cid): dict(cfg) for cid, cfg, _ in state["configs"]}
-        self.brackets = {int(cid): int(b) for cid, _, b in state["configs"]}
+        self.configs = ConfigTable(self._space)
+        self.brackets = array("B")
+        for i, (cid, cfg, b) in enumerate(state["configs"]):
+            if int(cid) != i:
+                raise ValueError(
+                    f"state's configs must be numbered 0, 1, 2, ... in order, got config_id "
+                    f"{cid} at position {i}"
+                )
+            self.configs.append(cfg)
+            self.brackets.append(int(b))
         self._dead = {int(c) for c in state["dead"]}
-        self._tasks = {int(t): int(c) for t, c in state["running"]}
+        self._tasks = {}
+        for t, c in state["running"]:
+            cid = int(c)
+            self._tasks[int(t)] = (cid, self.configs[cid], self._routes[self.brackets[cid]])
         self._last_unsent = {int(t): dict(r) for t, r in state["unsent"]}
         self.sampler = type(self.sampler).from_state_dict(state["sampler"])
         if len(state["systems"]) != len(self.systems):

@@ -40,6 +40,8 @@ class ConfigQueue:
     def started(self, config: Mapping[str, Any]) -> None:
         """``config`` started: the proposal it came from is done, or (not proposed from
         here) the first queued copy of it leaves the queue."""
+        if not self._proposed and not self._items:
+            return  # nothing queued: the common case, without computing a key
         key = self._key(config)
         if self._proposed.get(key):
             self._proposed[key] -= 1

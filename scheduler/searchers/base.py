@@ -10,7 +10,6 @@ configs.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +17,8 @@ import numpy as np
 
 from scheduler._validation import is_integer, is_real
 from scheduler.searchers._queue import ConfigQueue
-from scheduler.space import SearchSpace, as_search_space
+from scheduler.searchers._records import Rewards, SeenIndex
+from scheduler.space import ConfigTable, SearchSpace, as_search_space
 
 __all__ = ["DEFAULT_RANDOM_SEED", "BaseSearcher", "reward_attr_alias"]
 
@@ -67,7 +67,9 @@ class BaseSearcher:
     Subclasses implement :meth:`_propose`, and :meth:`_extra_state` /
     :meth:`_load_extra_state` if they keep more state. A config is *seen* once it was
     proposed, registered as pending, updated or failed; searchers never propose a seen
-    config again. Configs are compared by :meth:`SearchSpace.config_key`.
+    config again. Configs are compared as :meth:`SearchSpace.config_key` compares them;
+    each seen config is stored once, in a :class:`~scheduler.space.ConfigTable`
+    (:attr:`_configs`), and the searcher's records are keyed by its row there (an int).
 
     The runtime drives a searcher from one thread at a time, never concurrently.
     ``inline_calls = True`` (cheap searchers: every call takes microseconds) lets it call
@@ -109,12 +111,14 @@ class BaseSearcher:
         self._clear()
 
     def _clear(self) -> None:
-        self._seen: dict[str, int | None] = {}  # key -> index in a finite space, else None
-        self._configs: dict[str, dict[str, Any]] = {}  # key -> config
+        # key: the config's row in _configs (0, 1, 2, ... in the order seen)
+        self._configs = ConfigTable(self.space, index=True)  # row -> config
+        self._seen = SeenIndex(self.space.is_finite)  # row -> index in a finite space
         self._seen_in_space = 0  # seen keys with an index
-        self._pending: dict[str, int | None] = {}  # key -> milestone
-        self._results: dict[str, float] = {}  # key -> latest reward, in first-record order
-        self._failed: dict[str, None] = {}  # keys, in order
+        self._pending: dict[int, int | None] = {}  # key -> milestone
+        self._results = Rewards()  # key -> latest reward, in first-record order
+        self._failed: dict[int, None] = {}  # keys, in order
+        self._marked: Any = None  # the config _propose marked seen already (_mark_new)
         self._queue = ConfigQueue(self.space.config_key)  # proposed first (enqueue)
 
     # -- to be provided by subclasses ----------------------------------------
@@ -146,7 +150,9 @@ class BaseSearcher:
             config = self._propose(**kwargs)
             if config is None:
                 return None
-        self._mark_seen(config)
+        if self._marked is not config:
+            self._mark_seen(config)
+        self._marked = None
         return dict(config)
 
     def enqueue(self, config: Mapping[str, Any]) -> None:
@@ -170,8 +176,9 @@ class BaseSearcher:
         """
         config, value = self._parse_update(config, reward, result)
         key = self._mark_seen(config)
-        self._pending.pop(key, None)
-        if math.isfinite(value):
+        if self._pending:
+            self._pending.pop(key, None)
+        if value - value == 0.0:  # finite (inf - inf and NaN - NaN are NaN)
             self._results[key] = value
         self._on_update(key, value, result)
 
@@ -179,6 +186,8 @@ class BaseSearcher:
         """``(config, reward)`` of an :meth:`update` call; ``config`` is popped from
         ``result`` when passed by keyword. Raises ValueError for a missing or
         non-numeric reward."""
+        if type(reward) is float and config is not _MISSING:
+            return config, reward  # the runtime's call: positional config and reward
         if config is _MISSING:
             if "config" not in result:
                 raise ValueError("update() needs a config, got none")
@@ -197,7 +206,7 @@ class BaseSearcher:
             raise ValueError(f"reward must be a number, got {reward!r}")
         return config, float(reward)
 
-    def _on_update(self, key: str, reward: float, result: dict[str, Any]) -> None:
+    def _on_update(self, key: int, reward: float, result: dict[str, Any]) -> None:
         """Called by :meth:`update` once the result is recorded (subclass hook)."""
 
     def register_pending(self, config: Mapping[str, Any], milestone: int | None = None) -> None:
@@ -247,25 +256,34 @@ class BaseSearcher:
     # -- bookkeeping ---------------------------------------------------------
 
     def _is_seen(self, config: Mapping[str, Any]) -> bool:
-        return self.space.config_key(config) in self._seen
+        return self._configs.find(config) >= 0
 
-    def _mark_seen(self, config: Any) -> str:
-        if not isinstance(config, Mapping):
+    def _mark_new(self, config: dict[str, Any]) -> bool:
+        """Mark a config ``_propose`` drew as seen; True if it was not seen before (then
+        :meth:`get_config` does not look it up a second time)."""
+        _, added = self._configs.intern(config)
+        if added:
+            self._add_seen(config)
+            self._marked = config
+        return added
+
+    def _mark_seen(self, config: Any) -> int:
+        if type(config) is not dict and not isinstance(config, Mapping):
             raise ValueError(f"config must be a dict of hyperparameter values, got {config!r}")
-        key = self.space.config_key(config)
-        if key not in self._seen:
-            self._add_seen(key, dict(config))
+        key, added = self._configs.intern(config)
+        if added:
+            self._add_seen(config)
         return key
 
-    def _add_seen(self, key: str, config: dict[str, Any]) -> None:
-        index = self.space.index_of(config)
-        self._seen[key] = index
-        self._configs[key] = config
+    def _add_seen(self, config: Mapping[str, Any]) -> None:
+        """``config`` was just added to :attr:`_configs` (as its last row)."""
+        index = self.space.index_of(config) if self.space.is_finite else None
+        self._seen.add(index)
         if index is not None:
             self._seen_in_space += 1
             self._on_seen(index)
 
-    def _best_key(self) -> str | None:
+    def _best_key(self) -> int | None:
         best_key, best = None, 0.0
         for key, reward in self._results.items():
             if best_key is None or (reward > best if self.mode == "max" else reward < best):
@@ -277,8 +295,10 @@ class BaseSearcher:
     def state_dict(self) -> dict[str, Any]:
         """The searcher's state as plain JSON-able data (the generator state included)."""
 
-        def encoded(key: str) -> Any:
-            return json.loads(key)
+        configs, encode = self._configs, self.space.encode_config
+
+        def encoded(key: int) -> Any:
+            return encode(configs[key])
 
         return {
             "searcher": type(self).__name__,
@@ -288,7 +308,7 @@ class BaseSearcher:
             "mode": self.mode,
             "random_seed": self.random_seed,
             "rng": self.rng.bit_generator.state,
-            "seen": [encoded(key) for key in self._seen],
+            "seen": [encoded(key) for key in range(len(configs))],
             "pending": [[encoded(key), milestone] for key, milestone in self._pending.items()],
             "results": [[encoded(key), reward] for key, reward in self._results.items()],
             "failed": [encoded(key) for key in self._failed],
@@ -338,11 +358,8 @@ class BaseSearcher:
     def _clear_extra(self) -> None:
         """Reset subclass state before :meth:`load_state_dict` replays the seen configs."""
 
-    def _load_seen(self, encoded: Mapping[str, Any]) -> str:
-        key = self.space.encoding_key(encoded)
-        if key not in self._seen:
-            self._add_seen(key, self.space.decode_config(encoded))
-        return key
+    def _load_seen(self, encoded: Mapping[str, Any]) -> int:
+        return self._mark_seen(self.space.decode_config(encoded))
 
     def __repr__(self) -> str:
         return (

@@ -78,7 +78,7 @@ class RandomSearcher(BaseSearcher):
         if size is None:
             for _ in range(_MAX_DRAWS_INFINITE):
                 config = space.sample(self.rng)
-                if not self._is_seen(config):
+                if self._mark_new(config):
                     return config
             return None
         if self._seen_in_space >= size:
@@ -86,7 +86,7 @@ class RandomSearcher(BaseSearcher):
         if self._remaining is None and 2 * self._seen_in_space < size:
             for _ in range(_MAX_REJECTIONS):
                 config = space.sample(self.rng)
-                if not self._is_seen(config):
+                if self._mark_new(config):
                     return config
         if self._remaining is None:
             self._start_enumeration()

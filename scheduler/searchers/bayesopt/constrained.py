@@ -103,13 +103,13 @@ class ConstrainedGPSearcher(GPSearcher):
 
     def _clear_extra(self) -> None:
         super()._clear_extra()
-        self._constraints: dict[str, float] = {}  # key -> latest constraint value
+        self._constraints: dict[int, float] = {}  # key -> latest constraint value
         if hasattr(self, "constraint_model"):
             self.constraint_model.load_state_dict(None)
 
     def is_feasible(self, config: Mapping[str, Any]) -> bool | None:
         """Whether ``config``'s recorded constraint value is <= 0 (None: no value yet)."""
-        value = self._constraints.get(self.space.config_key(config))
+        value = self._constraints.get(self._configs.find(config))
         return None if value is None else value <= 0
 
     # -- results -----------------------------------------------------------------------
@@ -126,7 +126,7 @@ class ConstrainedGPSearcher(GPSearcher):
             )
         return super()._parse_update(config, reward, result)
 
-    def _on_update(self, key: str, reward: float, result: dict[str, Any]) -> None:
+    def _on_update(self, key: int, reward: float, result: dict[str, Any]) -> None:
         self._constraints[key] = float(result[self.constraint_attr])
 
     def _has_data(self) -> bool:
@@ -170,7 +170,7 @@ class ConstrainedGPSearcher(GPSearcher):
         return score
 
     # -- best --------------------------------------------------------------------------
-    def _best_key(self) -> str | None:
+    def _best_key(self) -> int | None:
         best_key, best = None, 0.0
         for key, reward in self._results.items():
             if self._constraints.get(key, 1.0) > 0:

@@ -142,7 +142,7 @@ class GPMultiFidelitySearcher(GPSearcher):
     def _clear_extra(self) -> None:
         super()._clear_extra()
         # key -> {resource: latest reward}, keys in first-result order
-        self._observations: dict[str, dict[int, float]] = {}
+        self._observations: dict[int, dict[int, float]] = {}
 
     @property
     def first_level(self) -> int:
@@ -166,7 +166,7 @@ class GPMultiFidelitySearcher(GPSearcher):
             )
         return super()._parse_update(config, reward, result)
 
-    def _on_update(self, key: str, reward: float, result: dict[str, Any]) -> None:
+    def _on_update(self, key: int, reward: float, result: dict[str, Any]) -> None:
         if math.isfinite(reward):
             self._observations.setdefault(key, {})[int(result[self.resource_attr])] = reward
 
@@ -232,12 +232,12 @@ class GPMultiFidelitySearcher(GPSearcher):
         return score
 
     # -- best --------------------------------------------------------------------------
-    def _best_at_top(self) -> tuple[str, float] | None:
+    def _best_at_top(self) -> tuple[int, float] | None:
         counts = self._level_counts()
         if not counts:
             return None
         top = max(counts)
-        best: tuple[str, float] | None = None
+        best: tuple[int, float] | None = None
         for key, levels in self._observations.items():
             if top in levels:
                 value = levels[top]
@@ -245,7 +245,7 @@ class GPMultiFidelitySearcher(GPSearcher):
                     best = (key, value)
         return best
 
-    def _best_key(self) -> str | None:
+    def _best_key(self) -> int | None:
         best = self._best_at_top()
         return None if best is None else best[0]
 

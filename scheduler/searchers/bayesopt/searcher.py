@@ -117,7 +117,7 @@ class GPSearcher(BaseSearcher):
 
     def _clear_extra(self) -> None:
         self._num_proposed = 0
-        self._encoded: dict[str, np.ndarray] = {}  # key -> encoded config (a cache)
+        self._encoded: dict[int, np.ndarray] = {}  # key -> encoded config (a cache)
         self.model.load_state_dict(None)
 
     # -- proposing ---------------------------------------------------------------------
@@ -181,7 +181,7 @@ class GPSearcher(BaseSearcher):
         return space.config_at(unseen[int(self.rng.integers(len(unseen)))])
 
     # -- the model ---------------------------------------------------------------------
-    def _encode_key(self, key: str) -> np.ndarray:
+    def _encode_key(self, key: int) -> np.ndarray:
         x = self._encoded.get(key)
         if x is None:
             x = self.encoder.encode(self._configs[key])

@@ -344,7 +344,7 @@ class RLController(BaseSearcher):
         self.num_updates += 1
         return loss
 
-    def _on_update(self, key: str, reward: float, result: dict[str, Any]) -> None:
+    def _on_update(self, key: int, reward: float, result: dict[str, Any]) -> None:
         # The searcher interface: one step per finished evaluation with a finite reward.
         if math.isfinite(reward):
             value = reward if self.mode == "max" else -reward
