@@ -56,7 +56,6 @@ def execute(
         checkpoint_dir=spec.checkpoint_dir,
     )
     try:
-        os.makedirs(spec.checkpoint_dir, exist_ok=True)
         value = train_fn(build_task_args(train_fn, spec_args(spec)), reporter)
     except TaskStopped:
         return TaskOutcome(STOPPED, num_reports=reporter.num_reports)

@@ -12,6 +12,7 @@ up as an exception from the channel, never as a hang.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -133,7 +134,8 @@ class Reporter:
         self.reward_attr = reward_attr
         self.time_attr = time_attr
         self.require_time = require_time
-        self.checkpoint_dir = checkpoint_dir
+        self._checkpoint_dir = checkpoint_dir
+        self._checkpoint_dir_made = False
         self._lock = threading.Lock()
         self._start = time.monotonic()
         self._last = self._start
@@ -141,6 +143,16 @@ class Reporter:
         self._ended: str | None = None
         self._completed = False
         self.num_reports = 0
+
+    @property
+    def checkpoint_dir(self) -> str | None:
+        """This config's folder (kept across its pauses and promotions), created on
+        first use: a trial that saves nothing costs no folder."""
+        path = self._checkpoint_dir
+        if path is not None and not self._checkpoint_dir_made:
+            os.makedirs(path, exist_ok=True)
+            self._checkpoint_dir_made = True
+        return path
 
     def __call__(self, **result):
         with self._lock:

@@ -234,6 +234,23 @@ class Runner:
             **self.backend_options,
         )
         self._backend.on_running = self.handle_running
+        if self._backend.needs_task_folders:
+            # The configs' own folders are made where they are first used (the task's
+            # reporter.checkpoint_dir, a Command's launch): a trial that saves nothing
+            # costs no mkdir. Their parent is made here, so a run whose folder cannot
+            # hold them fails before any task starts.
+            try:
+                os.makedirs(self.folders.checkpoints, exist_ok=True)
+            except OSError as exc:
+                self._backend.shutdown()
+                self._backend = None
+                self.outputs.close(_CLOSE_TIMEOUT)
+                error = CheckpointError(
+                    exc.errno,
+                    f"create the checkpoint folder {self.folders.checkpoints!r} failed: "
+                    f"{exc.strerror or exc}",
+                )
+                raise error from exc
         try:
             self._backend.prepare(self.resources.max_concurrency)
         except BaseException:
@@ -735,17 +752,10 @@ class Runner:
         return task
 
     def _launch(self, task: Task, suggestion: Suggestion) -> None:
-        """Outside the lock: folders, the task's args, and the backend start."""
+        """Outside the lock: the task's args and the backend start."""
         task_id = task.task_id
         checkpoint_dir = self.folders.checkpoint_dir(suggestion.config_id)
         log_dir = self.folders.task_dir(task_id)
-        try:
-            if self._backend.needs_task_folders:
-                os.makedirs(checkpoint_dir, exist_ok=True)
-        except OSError as exc:
-            self._output_failed(f"create the checkpoint folder {checkpoint_dir!r}", exc)
-            self.handle_end(task_id, TaskOutcome(CANCELLED, error=f"not started: {exc}"))
-            return
         try:
             if self._backend.needs_args:
                 args = self.make_args(
