@@ -40,6 +40,7 @@ backends) or ``--smoke`` (CI); ``python bench/overhead.py --lock`` for the lock 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -216,8 +217,18 @@ def lock_table(trials: int, bayesopt_trials: int) -> None:
     )
     print("|---|--:|--:|--:|--:|--:|")
     run_lock_case("plain", 20)  # warm-up
-    for case in ("plain", "output_dir", "rl", "bayesopt"):
-        r = run_lock_case(case, bayesopt_trials if case == "bayesopt" else trials)
+    for case in ("plain", "output_dir", "output_dir, gc off", "rl", "bayesopt"):
+        # "gc off": the same output_dir run with CPython's cyclic collector disabled,
+        # which shows what its full collections add to the worst report
+        gc_off = case.endswith("gc off")
+        if gc_off:
+            gc.collect()
+            gc.disable()
+        try:
+            r = run_lock_case(case.split(",")[0], bayesopt_trials if case == "bayesopt" else trials)
+        finally:
+            if gc_off:
+                gc.enable()
         h50, h99, hmax = (1e6 * v for v in r["held"])
         t50, t99, _ = (1e6 * v for v in r["round_trip"])
         print(
