@@ -111,8 +111,8 @@ def _form(value: Any, depth: int) -> Any:
     if type(value) is dict:
         if not all(type(key) is str for key in value):
             return _NO_FORM
-        items = {key: _form(item, depth + 1) for key, item in value.items()}
-        return _NO_FORM if any(item is _NO_FORM for item in items.values()) else items
+        fields = {key: _form(item, depth + 1) for key, item in value.items()}
+        return _NO_FORM if any(item is _NO_FORM for item in fields.values()) else fields
     return _NO_FORM
 
 

@@ -642,7 +642,7 @@ class Categorical(Domain):
             if (
                 isinstance(index, bool)
                 or not isinstance(index, numbers.Integral)
-                or not 0 <= index < len(self._data)
+                or not 0 <= int(index) < len(self._data)
             ):
                 raise ValueError(
                     f"{self!r}: a choice tag needs an index within [0, {len(self._data)}), "

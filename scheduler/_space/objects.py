@@ -210,13 +210,13 @@ class SearchableCallable:
         return f"<searchable {self.kind} {_target_name(self.target)}>"
 
 
-def _decorator(kind: str, target: Any, kwvars: dict[str, Any]):
+def _decorator(kind: str, target: Any, kwvars: dict[str, Any]) -> Any:
     if target is not None:  # bare @obj / @func
         return SearchableCallable(target, {}, kind)
     return lambda fn: SearchableCallable(fn, kwvars, kind)
 
 
-def obj(_target: Any = None, /, **kwvars: Any):
+def obj(_target: Any = None, /, **kwvars: Any) -> Any:
     """Decorate a class whose constructor arguments are searchable.
 
     ``@obj(name=Categorical('a', 'b'))`` on ``class Net``: ``Net()`` is then a space; a
@@ -226,7 +226,7 @@ def obj(_target: Any = None, /, **kwvars: Any):
     return _decorator("obj", _target, kwvars)
 
 
-def func(_target: Any = None, /, **kwvars: Any):
+def func(_target: Any = None, /, **kwvars: Any) -> Any:
     """Decorate a function whose arguments are searchable: ``fn()`` is a space, a task
     gets ``fn(**its config)``'s return value."""
     return _decorator("func", _target, kwvars)

@@ -76,7 +76,9 @@ class SearchSpace:
         self._domains: dict[str, Space] = {
             n: v for n, v in sorted(spaces.items()) if isinstance(v, Space)
         }
-        self._constants = {n: v for n, v in items.items() if not isinstance(spaces[n], Space)}
+        self._constants: dict[str, Any] = {
+            n: v for n, v in items.items() if not isinstance(spaces[n], Space)
+        }
         self._names = tuple(self._domains)
         self._nodes = list(self._domains.values())
         sizes = [node.size for node in self._nodes]
@@ -219,9 +221,10 @@ class SearchSpace:
         if not self.is_nested:
             return np.array(
                 [
-                    d.to_unit(d.from_config(self._require(config, n)))
+                    # not nested: every domain is a leaf (a Domain)
+                    d.to_unit(d.from_config(self._require(config, n)))  # type: ignore[attr-defined]
                     for n, d in self._domains.items()
-                ],  # type: ignore[attr-defined]
+                ],
                 dtype=np.float64,
             )
         values = self.leaf_values(config)

@@ -33,7 +33,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from scheduler._decisions import Decision
 from scheduler._exceptions import CheckpointError
@@ -44,6 +46,10 @@ from scheduler.runtime.outputs import InlineOutputs, OutputQueue
 from scheduler.runtime.searcher_driver import NOT_READY, InlineDriver, make_driver
 from scheduler.runtime.tasks import Task, TaskTable
 from scheduler.schedulers.base import Suggestion
+
+if TYPE_CHECKING:
+    from scheduler.runtime.backends.base import Backend
+    from scheduler.runtime.progress import ProgressBar
 
 __all__ = ["ReplayError", "RunFolders", "Runner"]
 
@@ -80,12 +86,12 @@ class Runner:
     def __init__(
         self,
         *,
-        train_fn,
-        policy,
+        train_fn: Any,
+        policy: Any,
         backend: str,
-        resources,
-        history,
-        make_args,
+        resources: Any,
+        history: Any,
+        make_args: Callable[..., Any],
         reward_attr: str,
         time_attr: str | None,
         mode: str,
@@ -94,17 +100,17 @@ class Runner:
         max_reward: float | None,
         stop_jobs_after_time_out: bool,
         max_task_time: float | None,
-        callback,
+        callback: Callable[..., Any] | None,
         callback_delta_secs: float,
         progress: bool,
         folders: RunFolders,
-        fail_fast="auto",
+        fail_fast: bool | str = "auto",
         backend_options: dict | None = None,
-        writer=None,
-        journal=None,
-        snapshot_state=None,
+        writer: Any = None,
+        journal: Any = None,
+        snapshot_state: Callable[[], Any] | None = None,
         synchronous: bool = False,
-    ):
+    ) -> None:
         self.train_fn = train_fn
         self.policy = policy
         self.backend_name = backend
@@ -150,13 +156,13 @@ class Runner:
         self._launching_done = threading.Event()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
-        self._backend = None
+        self._backend: Backend | None = None
         self._error: BaseException | None = None
         self._start_wall = time.time()
         self._start = time.monotonic()
         self._new_results = False
         self._last_callback = time.monotonic()
-        self._bar = None
+        self._bar: ProgressBar | None = None
         self._num_promotions = 0
         self._configs_done = 0
         self._finished = False
@@ -461,7 +467,7 @@ class Runner:
     # budget is used up (the facade raises ``num_trials`` one trial at a time).
     # ``replay_handlers``: {event type: handler(event)} for events the facade journals
     # with :meth:`record`; replayed in journal order with the runner's own events.
-    def record(self, event: dict | None, apply) -> None:
+    def record(self, event: dict | None, apply: Callable[[], object]) -> None:
         """Journal ``event`` (if given) and call ``apply()``, atomically under the lock;
         deliver the searcher calls it queued, then wake the loop. Raises RuntimeError
         once the run has ended."""
@@ -534,15 +540,17 @@ class Runner:
         finished)``; the caller acts on them outside the lock."""
         launches: list[tuple[Task, Suggestion]] = []
         cancels: list[tuple[int, str]] = []
-        for task in self.table.running.values():
-            if task.cancel_status is None:
-                if task.deadline is not None and now >= task.deadline:
-                    task.cancel_status = "failed"
-                    task.cancel_sent = True
-                    cancels.append((task.task_id, f"exceeded max_task_time={self.max_task_time}s"))
-            elif not task.cancel_sent:  # marked by a failure under the lock
-                task.cancel_sent = True
-                cancels.append((task.task_id, f"the run is ending: {self._error}"))
+        for running in self.table.running.values():
+            if running.cancel_status is None:
+                if running.deadline is not None and now >= running.deadline:
+                    running.cancel_status = "failed"
+                    running.cancel_sent = True
+                    cancels.append(
+                        (running.task_id, f"exceeded max_task_time={self.max_task_time}s")
+                    )
+            elif not running.cancel_sent:  # marked by a failure under the lock
+                running.cancel_sent = True
+                cancels.append((running.task_id, f"the run is ending: {self._error}"))
         while not self._shutdown and self.resources.can_acquire():
             suggestion = self._next_suggestion(now)
             if suggestion is None:
@@ -583,8 +591,16 @@ class Runner:
         """Outside the lock: carry out a round's decisions."""
         for task, suggestion in launches:
             self._launch(task, suggestion)
+        backend = self._started_backend()
         for task_id, reason in cancels:
-            self._backend.cancel(task_id, reason)
+            backend.cancel(task_id, reason)
+
+    def _started_backend(self) -> Backend:
+        """The backend, which exists from start() on (the loop runs only after it)."""
+        backend = self._backend
+        if backend is None:
+            raise RuntimeError("the runner's backend is used before start()")
+        return backend
 
     def _loop(self) -> None:
         while True:
@@ -615,16 +631,17 @@ class Runner:
             raise RuntimeError("run_inline() needs a Runner built with synchronous=True")
         from scheduler.runtime.backends import make_backend
 
-        self._backend = make_backend(
+        simulator: Any = make_backend(  # a synchronous backend: now(), advance_until_end()
             self.backend_name,
             self.train_fn,
             self.handle_report,
             self.handle_end,
             **self.backend_options,
         )
-        self._backend.on_running = self.handle_running
-        self.clock = self._backend.now
-        self._backend.prepare(self.resources.max_concurrency)
+        self._backend = simulator
+        simulator.on_running = self.handle_running
+        self.clock = simulator.now
+        simulator.prepare(self.resources.max_concurrency)
         self._start = self.clock() - self.elapsed_before
         self._start_wall = time.time() - self.elapsed_before
         self._inline = True
@@ -645,7 +662,7 @@ class Runner:
                 # or time passes; events until the next end are delivered at once
                 with self._cond:
                     limit = self._next_deadline()
-                if not self._backend.advance_until_end(limit):
+                if not simulator.advance_until_end(limit):
                     with self._cond:
                         if not self.table.running:
                             self._launching_done.set()
@@ -671,9 +688,11 @@ class Runner:
     def _begin_snapshot(self) -> None:
         """Under the lock: capture the state at the current seq; the searcher adds its
         own state after the events up to here; the writer serializes and writes it."""
-        journal = self.journal
+        journal, snapshot_state = self.journal, self.snapshot_state
+        if journal is None or snapshot_state is None:
+            raise RuntimeError("a snapshot needs a journal and the facade's snapshot_state")
         try:
-            pending = journal.begin_snapshot(self.snapshot_state())
+            pending = journal.begin_snapshot(snapshot_state())
         except OSError as exc:
             self._journal_failed(exc, "snapshot")
             return
@@ -694,8 +713,13 @@ class Runner:
             self._begin_snapshot()
         if not self.outputs.drain(timeout):
             raise CheckpointError(f"writing the snapshot did not finish within {timeout} s")
-        if self._broken and self._error is not None:
-            raise self._error
+        error = self._write_error()  # the writer thread may have failed meanwhile
+        if error is not None:
+            raise error
+
+    def _write_error(self) -> BaseException | None:
+        """Why the run's files can no longer be written, or None."""
+        return self._error if self._broken else None
 
     def _sync_journal(self) -> None:
         if self.journal is None or self._broken:
@@ -756,8 +780,9 @@ class Runner:
         task_id = task.task_id
         checkpoint_dir = self.folders.checkpoint_dir(suggestion.config_id)
         log_dir = self.folders.task_dir(task_id)
+        backend = self._started_backend()
         try:
-            if self._backend.needs_args:
+            if backend.needs_args:
                 args = self.make_args(
                     self.train_fn,
                     suggestion.config,
@@ -778,7 +803,7 @@ class Runner:
                 gpu_ids=tuple(task.allocation.gpu_ids) if task.allocation is not None else (),
                 log_dir=log_dir,
             )
-            self._backend.start(spec)
+            backend.start(spec)
         except Exception as exc:  # noqa: BLE001 - a launch failure fails that task only
             self.handle_end(task_id, TaskOutcome(RAISED, error=f"launch failed: {exc!r}"))
 
@@ -849,6 +874,8 @@ class Runner:
                 task.deadline = self.clock() + self.max_task_time
 
     def _reaches_max_reward(self, reward: float) -> bool:
+        if self.max_reward is None:
+            return False
         if self.mode == "max":
             return reward >= self.max_reward
         return reward <= self.max_reward

@@ -45,7 +45,12 @@ class SearcherDriver:
 
     asynchronous = False
 
-    def __init__(self, searcher, on_error: Callable[[BaseException], None], wake=None):
+    def __init__(
+        self,
+        searcher: Any,
+        on_error: Callable[[BaseException], None],
+        wake: Callable[[], None] | None = None,
+    ) -> None:
         self.searcher = searcher
         self.on_error = on_error
         self.wake = wake or (lambda: None)
@@ -212,7 +217,11 @@ class ThreadedDriver(SearcherDriver):
         return not self._thread.is_alive()
 
 
-def make_driver(searcher, on_error, wake=None) -> SearcherDriver:
+def make_driver(
+    searcher: Any,
+    on_error: Callable[[BaseException], None],
+    wake: Callable[[], None] | None = None,
+) -> SearcherDriver:
     """The driver a searcher needs: inline unless ``searcher.inline_calls`` is False."""
     if searcher is not None and not getattr(searcher, "inline_calls", True):
         return ThreadedDriver(searcher, on_error, wake)

@@ -56,7 +56,9 @@ class TaskTable:
         Keys of the reward and the fidelity in reports.
     """
 
-    def __init__(self, policy, history, *, reward_attr: str, time_attr: str | None):
+    def __init__(
+        self, policy: Any, history: Any, *, reward_attr: str, time_attr: str | None
+    ) -> None:
         self.policy = policy
         self.history = history
         self.reward_attr = reward_attr
@@ -154,7 +156,12 @@ class TaskTable:
         return decision.value, policy_decision, row
 
     def end(
-        self, task: Task, status: str, reason: str | None, traceback: str | None, wall_time
+        self,
+        task: Task,
+        status: str,
+        reason: str | None,
+        traceback: str | None,
+        wall_time: float | None,
     ) -> None:
         """The task ended with ``status``."""
         task.ended = True

@@ -16,6 +16,8 @@ only while a task of it runs.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
+from typing import Any
 
 from scheduler import kernels as _kernels
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
@@ -58,7 +60,7 @@ class HyperbandPolicy(SearcherPolicy):
 
     def __init__(
         self,
-        searcher,
+        searcher: Any,
         *,
         reward_attr: str,
         time_attr: str,
@@ -67,12 +69,12 @@ class HyperbandPolicy(SearcherPolicy):
         reduction_factor: int = 3,
         brackets: int = 1,
         type: str = "stopping",  # noqa: A002 - AutoGluon's parameter name
-        rung_levels=None,
+        rung_levels: Sequence[int] | None = None,
         rung_system_per_bracket: bool = True,
         random_seed: int = 31415927,
         searcher_data: str = "rungs",
         mode: str = "max",
-    ):
+    ) -> None:
         if type not in RUNG_SYSTEMS:
             raise ValueError(f"type must be one of {sorted(RUNG_SYSTEMS)}, got {type!r}")
         if searcher_data not in SEARCHER_DATA:

@@ -26,7 +26,7 @@ class RungSystem(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def create(cls, levels: list[int], quantiles: list[float], max_t: int, mode: str):
+    def create(cls, levels: list[int], quantiles: list[float], max_t: int, mode: str) -> RungSystem:
         """A system over ``levels`` with promotion quantiles ``quantiles``."""
 
     def add(self, config_id: int, skip_rungs: int) -> None:  # noqa: B027 - optional hook

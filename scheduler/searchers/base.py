@@ -144,12 +144,12 @@ class BaseSearcher:
         Keyword arguments (scheduler context such as ``elapsed_time``) are accepted and
         ignored by the searchers that do not use them.
         """
-        if self._queue:
-            config = self._queue.pop()
-        else:
-            config = self._propose(**kwargs)
-            if config is None:
-                return None
+        proposed: dict[str, Any] | None = (
+            self._queue.pop() if self._queue else self._propose(**kwargs)
+        )
+        if proposed is None:
+            return None
+        config = proposed
         if self._marked is not config:
             self._mark_seen(config)
         self._marked = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -113,7 +113,7 @@ class ConstrainedGPSearcher(GPSearcher):
         return None if value is None else value <= 0
 
     # -- results -----------------------------------------------------------------------
-    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]):
+    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]) -> tuple[Any, float]:
         value = result.get(self.constraint_attr)
         if (
             isinstance(value, (bool, np.bool_))
@@ -133,7 +133,7 @@ class ConstrainedGPSearcher(GPSearcher):
         return bool(self._constraints)
 
     # -- the models --------------------------------------------------------------------
-    def _acquisition(self, **kwargs: Any):
+    def _acquisition(self, **kwargs: Any) -> Callable[[np.ndarray], np.ndarray]:
         keys = list(self._constraints)
         Xc = np.array([self._encode_key(key) for key in keys]).reshape(len(keys), self.encoder.dim)
         c = np.array([self._constraints[key] for key in keys])
@@ -145,11 +145,11 @@ class ConstrainedGPSearcher(GPSearcher):
         feasible = [key for key in self._results if self._constraints.get(key, 1.0) <= 0]
         if not feasible or not self._results:
 
-            def score(X: np.ndarray) -> np.ndarray:
+            def feasibility(X: np.ndarray) -> np.ndarray:
                 mean, std = constraint.predict(X)
                 return log_probability_feasible(mean - zero, std)
 
-            return score
+            return feasibility
 
         fitted = self._fit()
         data_keys = list(self._results)

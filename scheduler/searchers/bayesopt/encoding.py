@@ -24,7 +24,7 @@ of their own; a leaf that a config does not use is encoded at its default.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -65,10 +65,11 @@ class FlatLeaves:
 
     def __init__(self, space: SearchSpace):
         self.names = tuple(space.hyperparameters)
-        self.paths = [(name,) for name in self.names]
-        self.domains = [space[name] for name in self.names]
-        for name, domain in zip(self.names, self.domains):
+        self.paths: Sequence[tuple[Any, ...]] = [(name,) for name in self.names]
+        domains = [space[name] for name in self.names]
+        for name, domain in zip(self.names, domains):
             _check_encodable(name, domain)
+        self.domains: Sequence[Domain] = cast("list[Domain]", domains)  # checked: leaves
 
     def values(self, config: Mapping[str, Any]) -> list[Any]:
         try:
@@ -90,8 +91,8 @@ class SpaceLeaves:
     def __init__(self, space: SearchSpace):
         self.space = space
         pairs = space.leaves()
-        self.paths = [path for path, _ in pairs]
-        self.domains = [domain for _, domain in pairs]
+        self.paths: Sequence[tuple[Any, ...]] = [path for path, _ in pairs]
+        self.domains: Sequence[Domain] = [domain for _, domain in pairs]
         for path, domain in pairs:
             _check_encodable(SearchSpace.leaf_name(path), domain, nested=True)
 
@@ -157,14 +158,17 @@ class Encoder:
                 kind, width = _INT, 1
             elif isinstance(domain, Bool):
                 kind, width = _BOOL, 1
-            else:
+            elif card is not None:
                 kind, width = _ONEHOT, int(card)
+            else:  # _check_encodable refused every domain without a finite cardinality
+                raise ValueError(f"{domain!r} has no finite number of choices to one-hot")
             self._columns.append((kind, start, start + width, domain))
             start += width
         self.dim = start
         self._int_cols = np.array([s for k, s, _, _ in self._columns if k == _INT], dtype=np.intp)
         self._int_card = np.array(
-            [float(d.cardinality) for k, _, _, d in self._columns if k == _INT], dtype=np.float64
+            [float(d.cardinality or 0) for k, _, _, d in self._columns if k == _INT],
+            dtype=np.float64,
         )
         self._bool_cols = np.array([s for k, s, _, _ in self._columns if k == _BOOL], dtype=np.intp)
         self._onehots = [(s, e) for k, s, e, _ in self._columns if k == _ONEHOT]
@@ -260,7 +264,7 @@ class Encoder:
             sd = sd[:, None] if sd.ndim == 1 else sd
             out[:, self._cont_cols] += sd * rng.standard_normal((n, self._cont_cols.size))
         for kind, start, stop in self._discrete:
-            redraw = rng.random(n) < flip
+            redraw = np.asarray(rng.random(n) < flip)
             if not redraw.any():
                 continue
             rows = np.flatnonzero(redraw)

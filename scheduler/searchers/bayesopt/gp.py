@@ -70,7 +70,9 @@ def _scaled_sqdist(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray) -> 
     return np.maximum(d2, 0.0)
 
 
-def matern52(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray, amplitude: float):
+def matern52(
+    X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray, amplitude: float
+) -> np.ndarray:
     """The kernel matrix ``k(X1[i], X2[j])``, shape ``(len(X1), len(X2))``."""
     r = np.sqrt(_scaled_sqdist(X1, X2, lengthscales))
     return amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * np.exp(-_SQRT5 * r)
@@ -188,7 +190,7 @@ class Posterior:
     def num_data(self) -> int:
         return int(self.X.shape[0])
 
-    def predict(self, Xs: np.ndarray, full_cov: bool = False):
+    def predict(self, Xs: np.ndarray, full_cov: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance of ``f`` at ``Xs``.
 
         Returns ``(mean, var)``: mean of shape ``(m,)`` (one target column) or
@@ -213,7 +215,9 @@ class Posterior:
         mean = self.Y - self.params.noise * self.alpha
         return mean[:, 0] if self.single else mean
 
-    def sample_joint(self, Xs: np.ndarray, num_samples: int, rng: np.random.Generator):
+    def sample_joint(
+        self, Xs: np.ndarray, num_samples: int, rng: np.random.Generator
+    ) -> np.ndarray:
         """Joint draws of the noisy targets ``y`` at ``Xs``, shape ``(m, num_samples)``
         (first target column only)."""
         mean, cov = self.predict(Xs, full_cov=True)

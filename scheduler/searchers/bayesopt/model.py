@@ -59,7 +59,9 @@ class FittedModel:
         The standardization: ``target = mu + sigma * standardized``.
     """
 
-    def __init__(self, posterior: Posterior, rows: np.ndarray, num_pending: int, mu, sigma):
+    def __init__(
+        self, posterior: Posterior, rows: np.ndarray, num_pending: int, mu: float, sigma: float
+    ) -> None:
         self.posterior = posterior
         self.rows = rows
         self.num_pending = num_pending
@@ -169,7 +171,7 @@ class SurrogateModel:
         params = GPParams.from_theta(self.theta)
         posterior = Posterior(Xd, z, params)
         num_pending = 0 if pending is None else int(pending.shape[0])
-        if num_pending:
+        if pending is not None and num_pending:
             if believer:
                 fantasies = posterior.predict(pending)[0][:, None]
             else:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -157,7 +157,7 @@ class GPMultiFidelitySearcher(GPSearcher):
         return min(max(math.log(r) / math.log(self.max_t), 0.0), 1.0)
 
     # -- results -----------------------------------------------------------------------
-    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]):
+    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]) -> tuple[Any, float]:
         resource = result.get(self.resource_attr)
         if not is_integer(resource) or resource < 1:
             raise ValueError(
@@ -214,7 +214,7 @@ class GPMultiFidelitySearcher(GPSearcher):
         self._pending_resources = np.asarray(resources, dtype=np.int64)
         return np.array(rows) if rows else None
 
-    def _acquisition(self, **kwargs: Any):
+    def _acquisition(self, **kwargs: Any) -> Callable[[np.ndarray], np.ndarray]:
         fitted = self._fit()
         r_acq = self.target_resource()
         at_target = np.concatenate(

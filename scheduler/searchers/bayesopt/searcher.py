@@ -14,7 +14,7 @@ The option names and defaults are AutoGluon's / Syne Tune's ``search_options`` f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -214,7 +214,7 @@ class GPSearcher(BaseSearcher):
             num_fantasy_samples=self.num_fantasy_samples,
         )
 
-    def _acquisition(self, **kwargs: Any):
+    def _acquisition(self, **kwargs: Any) -> Callable[[np.ndarray], np.ndarray]:
         """``score(X) -> log EI`` of the freshly fitted model."""
         fitted = self._fit()
         best = fitted.mean_at_rows().min(axis=0)
@@ -235,7 +235,7 @@ class GPSearcher(BaseSearcher):
                 f"{dict(config)!r} for {self.space!r}"
             )
 
-    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]):
+    def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]) -> tuple[Any, float]:
         config, value = super()._parse_update(config, reward, result)
         self._check_in_space(config)
         return config, value
