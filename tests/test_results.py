@@ -275,3 +275,38 @@ def test_a_batch_of_rows_widens_the_csv_once_and_keeps_every_row_in_order(tmp_pa
     assert [r["extra_a"] for r in table] == ["", "1", "", ""]
     assert [r["extra_b"] for r in table] == ["", "", "", "2"]
     assert [r["task_id"] for r in read_jsonl(writer.jsonl_path)] == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "tricky",
+    ["plain", 'a "quoted", comma', "two\nlines", "carriage\rreturn", ""],
+    ids=["plain", "quotes", "newline", "cr", "empty"],
+)
+def test_widening_keeps_every_cell_whatever_the_cells_hold(tmp_path, tricky):
+    # Widening pads each earlier line by text replacement unless a cell spans lines;
+    # either way the file must read back as the rows written, padded with empty cells.
+    with ResultsWriter(tmp_path) as writer:
+        writer.write({"note": tricky}, None)  # one column: an empty cell is written '""'
+        writer.write({"note": "x", "a": tricky}, None)
+        writer.write({"note": tricky, "b": 1}, {"lr": 0.5})
+        writer.write({"note": "y", "a": "z"}, None)
+    assert read_csv(tmp_path / "results.csv") == [
+        ["note", "a", "b", "config.lr"],
+        [tricky, "", "", ""],
+        ["x", tricky, "", ""],
+        [tricky, "", "1", "0.5"],
+        ["y", "z", "", ""],
+    ]
+    assert read_jsonl(tmp_path / "results.jsonl")[0] == {"note": tricky}
+
+
+def test_a_resumed_writer_widens_rows_whose_cells_span_lines(tmp_path):
+    records = [({"note": "two\nlines"}, None), ({"note": "one"}, None)]
+    with ResultsWriter(tmp_path, records=records) as writer:
+        writer.write({"note": "z", "extra": 1}, None)
+    assert read_csv(tmp_path / "results.csv") == [
+        ["note", "extra"],
+        ["two\nlines", ""],
+        ["one", ""],
+        ["z", "1"],
+    ]

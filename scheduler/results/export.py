@@ -6,7 +6,8 @@
 * ``results.csv``: the header comes from the first row's keys. A later row that brings a
   new key makes the writer rewrite the file atomically with the widened header (write a
   temporary file in the same folder, flush, ``os.fsync``, ``os.replace``); otherwise the
-  row is appended and flushed. Rows lacking a header key get an empty cell.
+  row is appended and flushed. Rows lacking a header key get an empty cell. Lines end in
+  CRLF (RFC 4180).
 
 A row is the dict :meth:`scheduler.results.history.History.add_report` stored, followed by the
 config flattened as ``config.<name>`` columns, nested configs with dotted names
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,6 +53,11 @@ __all__ = [
 ]
 
 CSV_NAME = "results.csv"
+#: csv line ends: CRLF (RFC 4180), so that the csv module quotes a cell holding a bare
+#: carriage return (with "\n" it does not, and the cell reads back as two rows)
+_EOL = "\r\n"
+#: characters of the old csv padded per step of a widening (a copy of about 1 MB)
+_WIDEN_CHUNK = 1 << 19
 JSONL_NAME = "results.jsonl"
 
 
@@ -60,6 +68,13 @@ def csv_cell(value: Any) -> str:
     in their shortest round-trip form: ``0.1``, ``nan``, ``inf``); numpy scalars as the
     Python scalar; anything else (lists, dicts, arrays, ...) JSON-encoded.
     """
+    kind = type(value)
+    if kind is float:
+        return repr(value)
+    if kind is str:
+        return value
+    if kind is int:
+        return str(value)
     if isinstance(value, np.generic):
         value = value.item()
     if value is None:
@@ -76,6 +91,40 @@ def csv_cell(value: Any) -> str:
         return json.dumps(to_jsonable(value))
     except (TypeError, ValueError):  # pragma: no cover - to_jsonable output always dumps
         return safe_repr(value)
+
+
+#: rows converted between two yields of the writer thread (see :func:`_in_steps`)
+_STEP = 64
+
+
+def _in_steps(items: Sequence[Any], convert: Callable[[Sequence[Any]], list[Any]]) -> list[Any]:
+    """``convert`` applied to ``items`` a slice of :data:`_STEP` at a time, the
+    interpreter yielded between slices.
+
+    The writer runs on a background thread. A long batch (rows that queued while a
+    widening was written) converted in one go would hold the GIL for milliseconds, and a
+    trial's thread that wants it waits out the switch interval (5 ms) before CPython
+    takes it back; ``time.sleep(0)`` hands it over at once."""
+    if len(items) <= _STEP:
+        return convert(items)
+    out: list[Any] = []
+    for start in range(0, len(items), _STEP):
+        if start:
+            time.sleep(0)
+        out.extend(convert(items[start : start + _STEP]))
+    return out
+
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+def _is_plain(record: dict[str, Any]) -> bool:
+    """Every key a str and every value a plain scalar: JSON as it is (no conversion)."""
+    plain = _PLAIN
+    for key, value in record.items():
+        if type(key) is not str or type(value) not in plain:
+            return False
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -151,6 +200,8 @@ class ResultsWriter:
         self._header_set: set[str] = set()
         self.rows_written = 0
         self._closed = False
+        #: a cell written so far spans lines (so widening must parse the file)
+        self._multiline = False
         flat = [flatten_config(row, config) for row, config in (records or ())]
         for record in flat:
             for key in record:
@@ -158,25 +209,20 @@ class ResultsWriter:
                     self._header.append(key)
                     self._header_set.add(key)
         _write_atomically(self.jsonl_path, lambda f: self._dump_jsonl(f, flat))
-        _write_atomically(self.csv_path, lambda f: self._dump_csv(f, self._header, flat))
+        _write_atomically(self.csv_path, lambda f: self._dump_csv(f, flat))
         self.rows_written = len(flat)
         self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
         self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
-        self._csv_writer = csv.writer(self._csv, lineterminator="\n")
 
     @staticmethod
     def _dump_jsonl(f: TextIO, records: list[dict[str, Any]]) -> None:
         for record in records:
             f.write(json.dumps(to_jsonable(record), ensure_ascii=False) + "\n")
 
-    @staticmethod
-    def _dump_csv(f: TextIO, header: list[str], records: list[dict[str, Any]]) -> None:
-        if not header:
-            return
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        for record in records:
-            writer.writerow([csv_cell(record.get(key)) for key in header])
+    def _dump_csv(self, f: TextIO, records: list[dict[str, Any]]) -> None:
+        if self._header:
+            f.write(self._render([self._header]))
+            f.write(self._render(self._cells(self._header, records)))
 
     @property
     def header(self) -> list[str]:
@@ -208,7 +254,7 @@ class ResultsWriter:
         key of the batch, however many of its rows bring new keys."""
         if self._closed:
             raise ValueError(f"ResultsWriter for {str(self.output_dir)!r} is closed")
-        records = [flatten_config(row, config) for row, config in rows]
+        records = _in_steps(rows, lambda part: [flatten_config(r, c) for r, c in part])
         if not records:
             return
         self._append_jsonl(records)
@@ -227,13 +273,48 @@ class ResultsWriter:
             return
         if new_keys:
             self._set_header(new_keys)
-            self._csv_writer.writerow(self._header)
+            self._csv.write(self._render([self._header]))
         header = self._header
-        self._csv_writer.writerows([csv_cell(r.get(key)) for key in header] for r in records)
+        self._csv.write(
+            "".join(_in_steps(records, lambda part: [self._render(self._cells(header, part))]))
+        )
         self._csv.flush()
 
+    @staticmethod
+    def _cells(header: list[str], records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+        """The cells of ``records`` under ``header`` (each record's keys are in it).
+
+        Filled by position from each record's own keys: a wide header (a run whose
+        reports bring many keys) costs a list copy per row, not a cell per column."""
+        position = {key: i for i, key in enumerate(header)}
+        blank = [""] * len(header)
+        rows = []
+        for record in records:
+            cells = blank.copy()
+            for key, value in record.items():
+                cells[position[key]] = csv_cell(value)
+            rows.append(cells)
+        return rows
+
+    def _render(self, rows: list[list[str]]) -> str:
+        """The csv text of ``rows``; notes whether a cell spans lines (a quoted newline),
+        which rules out widening the file line by line."""
+        text = io.StringIO()
+        csv.writer(text, lineterminator=_EOL).writerows(rows)
+        out = text.getvalue()
+        if not self._multiline and (out.count("\n") != len(rows) or out.count("\r") != len(rows)):
+            self._multiline = True
+        return out
+
     def _append_jsonl(self, records: list[dict[str, Any]]) -> None:
-        lines = [json.dumps(to_jsonable(r), ensure_ascii=False) + "\n" for r in records]
+        dumps = json.dumps
+        lines = _in_steps(
+            records,
+            lambda part: [
+                dumps(r if _is_plain(r) else to_jsonable(r), ensure_ascii=False) + "\n"
+                for r in part
+            ],
+        )
         self._jsonl.write("".join(lines))
         self._jsonl.flush()
         self.rows_written += len(records)
@@ -244,27 +325,51 @@ class ResultsWriter:
 
     def _widen(self, header: list[str], records: list[dict[str, Any]]) -> None:
         """Rewrite the csv atomically with ``header`` (the old one plus new keys) and
-        ``records`` appended."""
+        ``records`` appended.
+
+        The earlier rows get one empty cell per new key. While no cell spans lines (the
+        usual case), each line is padded by one string replacement over the file's text
+        instead of parsing and writing every row again: a widening then costs about a
+        copy of the file, not a csv round trip per row."""
         self._csv.flush()
         self._csv.close()
-        pad = [""] * (len(header) - len(self._header))
+        added = len(header) - len(self._header)
+        multiline = self._multiline
+        tail = self._render(self._cells(header, records))
+        head = self._render([header])
 
         def write(out: TextIO) -> None:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(header)
             with open(self.csv_path, newline="", encoding="utf-8") as old:
-                reader = csv.reader(old)
-                next(reader, None)  # the old header
-                for cells in reader:
-                    writer.writerow(cells + pad)
-            writer.writerows([csv_cell(r.get(key)) for key in header] for r in records)
+                if not multiline:
+                    old.readline()  # the old header
+                    out.write(head)
+                    padded = "," * added + _EOL
+                    while True:
+                        chunk = old.read(_WIDEN_CHUNK)
+                        if not chunk:
+                            break
+                        if chunk[-1] == "\r":  # keep each CRLF whole
+                            chunk += old.read(1)
+                        out.write(chunk.replace(_EOL, padded))
+                        # the writer is a background thread: let the trials' threads
+                        # have the interpreter between chunks instead of making them
+                        # wait out the switch interval (5 ms) on every widening
+                        time.sleep(0)
+                else:
+                    pad = [""] * added
+                    writer = csv.writer(out, lineterminator=_EOL)
+                    writer.writerow(header)
+                    reader = csv.reader(old)
+                    next(reader, None)  # the old header
+                    for cells in reader:
+                        writer.writerow(cells + pad)
+            out.write(tail)
 
         try:
             _write_atomically(self.csv_path, write)
         finally:
             # Keep appending to whichever file is there now: its header matches it.
             self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - kept open
-            self._csv_writer = csv.writer(self._csv, lineterminator="\n")
         self._set_header(header)
 
     def close(self) -> None:
