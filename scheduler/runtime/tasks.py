@@ -63,6 +63,10 @@ class TaskTable:
         self.history = history
         self.reward_attr = reward_attr
         self.time_attr = time_attr
+        #: tasks by id: the running ones, and one that is ending while it is told about
+        #: it; an ended task is dropped (its record stays in the history), so that a
+        #: long run does not keep a Task, its Suggestion and its Allocation per trial
+        #: for the cyclic garbage collector to walk
         self.tasks: dict[int, Task] = {}
         #: running tasks by id, in start order
         self.running: dict[int, Task] = {}
@@ -83,8 +87,11 @@ class TaskTable:
         wall_time: float | None,
     ) -> Task:
         """A task for ``suggestion`` starts with id ``task_id``."""
-        if task_id in self.tasks:
-            raise ValueError(f"task {task_id} was already started")
+        if task_id < self.next_task_id:
+            raise ValueError(
+                f"task {task_id} was already started (task ids start in increasing order; "
+                f"the next is {self.next_task_id})"
+            )
         self.next_task_id = max(self.next_task_id, task_id + 1)
         if suggestion.new_config:
             self.num_configs_started += 1
@@ -166,10 +173,13 @@ class TaskTable:
         """The task ended with ``status``."""
         task.ended = True
         self.running.pop(task.task_id, None)
-        self.history.end_task(
-            task.task_id, status, reason=reason, traceback=traceback, end_time=wall_time
-        )
-        self.policy.on_task_end(task.task_id, status, task.last_result)
+        try:
+            self.history.end_task(
+                task.task_id, status, reason=reason, traceback=traceback, end_time=wall_time
+            )
+            self.policy.on_task_end(task.task_id, status, task.last_result)
+        finally:
+            self.tasks.pop(task.task_id, None)
 
     # -- restarts ----------------------------------------------------------------
     def restart_suggestion(self, task: Task) -> Suggestion:
@@ -232,8 +242,8 @@ class TaskTable:
         for task_id, task in self.running.items():
             if task.ended or self.tasks.get(task_id) is not task:
                 raise AssertionError(f"running task {task_id} is ended or unknown")
-        for task_id, task in self.tasks.items():
-            if not task.ended and task_id not in self.running:
-                raise AssertionError(f"task {task_id} is neither running nor ended")
+        for task_id in self.tasks:
+            if task_id not in self.running:
+                raise AssertionError(f"task {task_id} is kept but not running")
             if task_id >= self.next_task_id:
                 raise AssertionError(f"task {task_id} >= next_task_id {self.next_task_id}")
