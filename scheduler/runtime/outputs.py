@@ -44,6 +44,7 @@ class OutputQueue:
         self._closing = False
         self._failed = False
         self.max_depth = 0  # the longest the queue got (for benchmarks)
+        self._batches: dict[Callable[..., object], _Batch] = {}  # fn -> its one _Batch
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -63,7 +64,10 @@ class OutputQueue:
     def put_batched(self, operation: str, fn: Callable[[list[Any]], object], item: Any) -> None:
         """Queue ``item`` for ``fn``, called with the list of consecutive queued items
         of the same ``fn`` (and ``operation``), in order."""
-        self.put(operation, _Batch(fn), item)
+        batch = self._batches.get(fn)
+        if batch is None:
+            batch = self._batches[fn] = _Batch(fn)
+        self.put(operation, batch, item)
 
     def _run(self) -> None:
         while True:
@@ -76,7 +80,7 @@ class OutputQueue:
                 if isinstance(fn, _Batch):
                     items = [args[0]]
                     queue = self._queue
-                    while queue and queue[0][0] == operation and queue[0][1] == fn:
+                    while queue and queue[0][1] is fn and queue[0][0] == operation:
                         items.append(queue.popleft()[2][0])
                     args = (items,)
                 self._busy = True
