@@ -31,6 +31,7 @@ import itertools
 import logging
 import os
 import pickle
+import selectors
 import signal
 import socket
 import subprocess
@@ -38,7 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 import cloudpickle
@@ -421,12 +422,34 @@ class ProcessBackend(Backend):
     def _read(
         self, worker: _Worker, popen: subprocess.Popen, conn: Connection, started: float
     ) -> None:
-        watch: list[Connection | int] = [conn] if worker.pidfd is None else [conn, worker.pidfd]
+        # one selector for the reader's life: multiprocessing's wait() builds and
+        # registers a new one per call (about 10 us a report)
+        selector = selectors.PollSelector()
+        try:
+            selector.register(conn, selectors.EVENT_READ)
+            if worker.pidfd is not None:
+                selector.register(worker.pidfd, selectors.EVENT_READ)
+        except (OSError, ValueError):
+            selector.close()
+            return
+        try:
+            self._read_loop(worker, popen, conn, started, selector)
+        finally:
+            selector.close()
+
+    def _read_loop(
+        self,
+        worker: _Worker,
+        popen: subprocess.Popen,
+        conn: Connection,
+        started: float,
+        selector: selectors.BaseSelector,
+    ) -> None:
         while True:
             timeout = _POLL if worker.pidfd is not None else 0.2
             try:
-                ready = wait(watch, timeout=timeout)
-            except OSError:
+                ready = [key.fileobj for key, _ in selector.select(timeout)]
+            except (OSError, ValueError):
                 return
             if conn in ready:
                 try:
