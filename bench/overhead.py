@@ -26,7 +26,9 @@ without output files, FIFO with ``output_dir`` and reports that bring a new key 
 100 reports (each widens ``results.csv``: the writer thread rewrites it), the RL
 scheduler (its REINFORCE updates run on the searcher thread), and FIFO with
 ``searcher='bayesopt'`` (its GP fits run on the searcher thread, off the lock; fewer
-trials, ``--bayesopt-trials``, since each trial waits for a fit).
+trials, ``--bayesopt-trials``, since each trial waits for a fit). Its "full GCs" column
+counts CPython's full (generation 2) collections during each case and the longest one
+(``gc.callbacks``): one that falls inside a report is that report's worst time.
 
 ``--backend ray`` runs the Ray backend on a local Ray of 2 CPUs (no dashboard) that the
 benchmark starts; alone it defaults to the 500 trials and 0 ms epochs that
@@ -187,9 +189,23 @@ def run_lock_case(case: str, trials: int, workers: int = 2) -> dict:
         return decision
 
     s._runner.handle_report = timed  # the backend is built at run() with this one
+    pauses: list[float] = []  # CPython's full (generation 2) collections during the run
+    began = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                began[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - began[0])
+
+    gc.callbacks.append(on_gc)
     t0 = time.perf_counter()
-    s.run()
-    s.join_jobs()
+    try:
+        s.run()
+        s.join_jobs()
+    finally:
+        gc.callbacks.remove(on_gc)
     wall = time.perf_counter() - t0
     rows = [r for rows in s.training_history.values() for r in rows]
     round_trips = [r["rt_prev"] for r in rows if r.get("rt_prev") is not None]
@@ -203,6 +219,7 @@ def run_lock_case(case: str, trials: int, workers: int = 2) -> dict:
         "round_trip": _percentiles(round_trips),
         "wall_s": wall,
         "queue": depth,
+        "full_gcs": pauses,
     }
 
 
@@ -213,16 +230,19 @@ def lock_table(trials: int, bayesopt_trials: int) -> None:
     )
     print(
         "| case | reports | handle_report p50 / p99 / max | round trip p50 / p99 "
-        "| writer queue max | wall |"
+        "| writer queue max | full GCs (longest) | wall |"
     )
-    print("|---|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|")
     run_lock_case("plain", 20)  # warm-up
     for case in ("plain", "output_dir", "output_dir, gc off", "rl", "bayesopt"):
         # "gc off": the same output_dir run with CPython's cyclic collector disabled,
         # which shows what its full collections add to the worst report
         gc_off = case.endswith("gc off")
+        # every case starts from a collected heap: the previous case's garbage (and the
+        # interpreter's first full collection after its imports) is not charged to it;
+        # the full collections that the case's own objects bring are (see the column)
+        gc.collect()
         if gc_off:
-            gc.collect()
             gc.disable()
         try:
             r = run_lock_case(case.split(",")[0], bayesopt_trials if case == "bayesopt" else trials)
@@ -231,9 +251,11 @@ def lock_table(trials: int, bayesopt_trials: int) -> None:
                 gc.enable()
         h50, h99, hmax = (1e6 * v for v in r["held"])
         t50, t99, _ = (1e6 * v for v in r["round_trip"])
+        pauses = r["full_gcs"]
+        gcs = f"{len(pauses)} ({1e3 * max(pauses):.1f} ms)" if pauses else "0"
         print(
             f"| {case} | {r['reports']} | {h50:.1f} / {h99:.1f} / {hmax:.0f} us "
-            f"| {t50:.1f} / {t99:.1f} us | {r['queue']} | {r['wall_s']:.1f} s |",
+            f"| {t50:.1f} / {t99:.1f} us | {r['queue']} | {gcs} | {r['wall_s']:.1f} s |",
             flush=True,
         )
 

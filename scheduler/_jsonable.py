@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["safe_repr", "to_jsonable"]
+__all__ = ["is_plain_record", "safe_repr", "to_jsonable"]
 
 _MAX_DEPTH = 32
 
@@ -29,6 +29,20 @@ def _jsonable_key(key: Any) -> str | int | float | bool | None:
     if isinstance(key, np.generic):
         return _jsonable_key(key.item())
     return str(key)
+
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+def is_plain_record(record: dict) -> bool:
+    """Every key a str and every value a plain scalar (str, int, float, bool, None):
+    ``to_jsonable(record)`` would equal ``record``, so it can be used as it is. A few
+    type checks per key where :func:`to_jsonable` costs several microseconds a row."""
+    plain = _PLAIN
+    for key, value in record.items():
+        if type(key) is not str or type(value) not in plain:
+            return False
+    return True
 
 
 def to_jsonable(value: Any, _depth: int = 0) -> Any:

@@ -38,7 +38,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from scheduler._jsonable import safe_repr, to_jsonable
+from scheduler._jsonable import is_plain_record, safe_repr, to_jsonable
 from scheduler.results.flatten import CONFIG_PREFIX, flatten_config
 
 __all__ = [
@@ -113,18 +113,6 @@ def _in_steps(items: Sequence[Any], convert: Callable[[Sequence[Any]], list[Any]
             time.sleep(0)
         out.extend(convert(items[start : start + _STEP]))
     return out
-
-
-_PLAIN = frozenset((str, int, float, bool, type(None)))
-
-
-def _is_plain(record: dict[str, Any]) -> bool:
-    """Every key a str and every value a plain scalar: JSON as it is (no conversion)."""
-    plain = _PLAIN
-    for key, value in record.items():
-        if type(key) is not str or type(value) not in plain:
-            return False
-    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -311,7 +299,7 @@ class ResultsWriter:
         lines = _in_steps(
             records,
             lambda part: [
-                dumps(r if _is_plain(r) else to_jsonable(r), ensure_ascii=False) + "\n"
+                dumps(r if is_plain_record(r) else to_jsonable(r), ensure_ascii=False) + "\n"
                 for r in part
             ],
         )

@@ -16,9 +16,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from scheduler._exceptions import TaskStopped
-from scheduler._jsonable import to_jsonable
+from scheduler._jsonable import is_plain_record, to_jsonable
 from scheduler._validation import is_integer, is_real
 
 __all__ = ["COMPLETE", "CONTINUE", "PAUSE", "STOP", "Reporter", "validate_result"]
@@ -170,7 +171,9 @@ class Reporter:
                 last_time=self._last_time,
             )
             now = time.monotonic()
-            payload = to_jsonable(result)
+            # ``result`` is this call's own keyword dict: used as it is when it holds
+            # plain values only (the usual report), converted otherwise
+            payload: dict[Any, Any] = result if is_plain_record(result) else to_jsonable(result)
             payload[self.reward_attr] = float(payload[self.reward_attr])
             if t is not None:
                 payload[self.time_attr] = t
