@@ -505,6 +505,37 @@ def run_peer(peer: str, trials: int, seed: int, cap_s: float) -> dict | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def plot_decisions(measured: list[dict], path: str) -> None:
+    """µs per decision (all reports) against the trials each run created, log-log, one
+    line per peer; a run stopped by the cap is drawn with a hollow marker."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for peer in dict.fromkeys(r["peer"] for r in measured):
+        runs = [r for r in measured if r["peer"] == peer]
+        xs = [r["created"] for r in runs]
+        ys = [r["us_per_decision"] for r in runs]
+        (line,) = ax.plot(xs, ys, "-", label=f"{peer} {runs[0]['version']}")
+        for r, x, y in zip(runs, xs, ys):
+            face = line.get_color() if r["finished"] else "none"
+            ax.plot([x], [y], "o", color=line.get_color(), markerfacecolor=face)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("trials created (hollow: the run hit its time cap)")
+    ax.set_ylabel("µs per decision (all reports)")
+    ax.set_title("ASHA decisions, one process per library")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
@@ -520,6 +551,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--e2e-trials", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="end-to-end runs per case")
+    parser.add_argument(
+        "--plot", metavar="PNG", help="also plot us per decision against trials (log-log) here"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--e2e-worker", help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, help=argparse.SUPPRESS)
@@ -551,11 +585,13 @@ def main(argv=None) -> None:
         "| RSS growth (B/trial) | stops at rungs 1/3/9/27 | finished |"
     )
     print("|---|---|--:|--:|--:|--:|---|---|")
+    measured = []
     for trials in [size for size in options.sizes if size > 0]:
         for peer in peers:
             r = run_peer(peer, trials, options.seed, options.cap)
             if r is None:
                 continue
+            measured.append(r)
             stops = "/".join(str(r["stops_per_rung"][str(k)]) for k in RUNGS)
             done = "yes" if r["finished"] else f"no: cap hit after {r['created']} trials"
             print(
@@ -566,6 +602,9 @@ def main(argv=None) -> None:
                 f"| {done} |",
                 flush=True,
             )
+    if options.plot and measured:
+        plot_decisions(measured, options.plot)
+        print(f"plot: {options.plot}")
     if options.end_to_end is not None:
         cases = options.end_to_end or list(E2E_CASES)
         end_to_end(cases, options.e2e_trials, options.seed, options.repeat)
