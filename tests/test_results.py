@@ -310,3 +310,18 @@ def test_a_resumed_writer_widens_rows_whose_cells_span_lines(tmp_path):
         ["one", ""],
         ["z", "1"],
     ]
+
+
+def test_the_evaluator_csv_keeps_a_cell_with_a_carriage_return(tmp_path):
+    from scheduler.results.evaluations import EvaluationsCsv
+
+    out = EvaluationsCsv(tmp_path / "results.csv")
+    out.write([{"id": 1, "note": "carriage\rreturn"}])
+    out.write([{"id": 2, "note": "x", "extra": "two\nlines"}])  # widens the file
+    out.write([{"id": 3, "note": "\r"}])
+    assert read_csv(tmp_path / "results.csv") == [
+        ["id", "note", "extra"],
+        ["1", "carriage\rreturn", ""],
+        ["2", "x", "two\nlines"],
+        ["3", "\r", ""],
+    ]

@@ -8,7 +8,8 @@ append can leave a partial last line); a batch that brings a key the header lack
 rewrites the file atomically with the widened header, the earlier rows getting an
 empty cell for it. A new key is never an error (DeepHyper 0.3 raised ``ValueError``).
 Cells are written by :func:`scheduler.results.export.csv_cell` (None is an empty cell,
-floats in their shortest round-trip form).
+floats in their shortest round-trip form); lines end in CRLF, as in ``results.csv``,
+so that a cell holding a bare carriage return is quoted.
 
 No locking: the evaluator calls it from the thread that calls ``dump_evals``.
 """
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from scheduler.results.export import _write_atomically, csv_cell
+from scheduler.results.export import _EOL, _write_atomically, csv_cell
 
 __all__ = ["EvaluationsCsv"]
 
@@ -66,7 +67,7 @@ class EvaluationsCsv:
             _write_atomically(self.path, lambda out: self._dump(out, header, earlier, rows))
         else:
             text = io.StringIO()
-            writer = csv.writer(text, lineterminator="\n")
+            writer = csv.writer(text, lineterminator=_EOL)
             for row in rows:
                 writer.writerow([csv_cell(row.get(key)) for key in header])
             with open(self.path, "a", newline="", encoding="utf-8") as out:
@@ -80,7 +81,7 @@ class EvaluationsCsv:
     def _dump(
         out: TextIO, header: list[str], earlier: list[list[str]], rows: Sequence[Mapping[str, Any]]
     ) -> None:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator=_EOL)
         writer.writerow(header)
         pad = len(header)
         for cells in earlier:
