@@ -325,3 +325,27 @@ def test_the_evaluator_csv_keeps_a_cell_with_a_carriage_return(tmp_path):
         ["2", "x", "two\nlines"],
         ["3", "\r", ""],
     ]
+
+
+def test_a_widening_after_a_torn_csv_line_keeps_the_next_row_on_its_own_line(tmp_path):
+    # An append that failed halfway (a full disk) leaves a line without its end; the
+    # widening that follows must not run the first new row into it.
+    writer = ResultsWriter(tmp_path)
+    writer.write({"a": 1, "b": 2}, None)
+    writer._csv.write("3,")  # what a failed write left
+    writer._csv.flush()
+    writer.write({"a": 4, "c": 5}, None)
+    writer.close()
+    assert read_csv(tmp_path / "results.csv") == [
+        ["a", "b", "c"],
+        ["1", "2", ""],
+        ["3", "", ""],
+        ["4", "", "5"],
+    ]
+
+
+def test_write_many_takes_any_iterable_of_rows(tmp_path):
+    with ResultsWriter(tmp_path) as writer:
+        writer.write_many((make_row(0, i, 0.1 * i), {"lr": 0.1}) for i in range(1, 101))
+    assert len(read_csv(tmp_path / "results.csv")) == 101
+    assert len(read_jsonl(tmp_path / "results.jsonl")) == 100

@@ -235,13 +235,15 @@ class ResultsWriter:
         self.write_many([(row, config)])
 
     def write_many(
-        self, rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
+        self, rows: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
     ) -> None:
         """Append several reports (``(row, config)`` pairs) in order, as :meth:`write`
         does one: one flush per file, and at most one rewrite of the csv, with every new
         key of the batch, however many of its rows bring new keys."""
         if self._closed:
             raise ValueError(f"ResultsWriter for {str(self.output_dir)!r} is closed")
+        if not isinstance(rows, list):
+            rows = list(rows)  # any iterable of pairs (sliced below)
         records = _in_steps(rows, lambda part: [flatten_config(r, c) for r, c in part])
         if not records:
             return
@@ -332,6 +334,7 @@ class ResultsWriter:
                     old.readline()  # the old header
                     out.write(head)
                     padded = "," * added + _EOL
+                    last = "\n"
                     while True:
                         chunk = old.read(_WIDEN_CHUNK)
                         if not chunk:
@@ -339,10 +342,15 @@ class ResultsWriter:
                         if chunk[-1] == "\r":  # keep each CRLF whole
                             chunk += old.read(1)
                         out.write(chunk.replace(_EOL, padded))
+                        last = chunk[-1]
                         # the writer is a background thread: let the trials' threads
                         # have the interpreter between chunks instead of making them
                         # wait out the switch interval (5 ms) on every widening
                         time.sleep(0)
+                    if last != "\n":
+                        # a last line that an earlier failed write cut short: end it
+                        # (padded) rather than run the first new row into it
+                        out.write(padded)
                 else:
                     pad = [""] * added
                     writer = csv.writer(out, lineterminator=_EOL)

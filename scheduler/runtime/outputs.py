@@ -64,9 +64,10 @@ class OutputQueue:
     def put_batched(self, operation: str, fn: Callable[[list[Any]], object], item: Any) -> None:
         """Queue ``item`` for ``fn``, called with the list of consecutive queued items
         of the same ``fn`` (and ``operation``), in order."""
-        batch = self._batches.get(fn)
-        if batch is None:
-            batch = self._batches[fn] = _Batch(fn)
+        with self._cond:  # one _Batch per fn, even with callers on several threads
+            batch = self._batches.get(fn)
+            if batch is None:
+                batch = self._batches[fn] = _Batch(fn)
         self.put(operation, batch, item)
 
     def _run(self) -> None:

@@ -23,7 +23,8 @@ ENDED_BY_DECISION = {Decision.STOP: "stopped", Decision.PAUSE: "paused"}
 
 @dataclass(eq=False)
 class Task:
-    """One running (or ended) task of the table."""
+    """One task of the table: running, or ending while the table tells the history and
+    the policy (then it is dropped)."""
 
     task_id: int
     suggestion: Suggestion
