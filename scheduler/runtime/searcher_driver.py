@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -171,6 +172,10 @@ class ThreadedDriver(SearcherDriver):
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+            # Hand the interpreter over between calls: a backlog of model updates run
+            # back to back would otherwise hold the GIL until CPython's switch interval
+            # (5 ms) made it let go, and a reporting task's handler waits that long.
+            time.sleep(0)
 
     def _do(self, kind: str, item: Any) -> None:
         if kind == "state":
