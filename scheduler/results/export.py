@@ -56,8 +56,9 @@ CSV_NAME = "results.csv"
 #: csv line ends: CRLF (RFC 4180), so that the csv module quotes a cell holding a bare
 #: carriage return (with "\n" it does not, and the cell reads back as two rows)
 _EOL = "\r\n"
-#: characters of the old csv padded per step of a widening (a copy of about 1 MB)
-_WIDEN_CHUNK = 1 << 19
+#: characters of the old csv padded per step of a widening (each step a read, a
+#: replace and a write of about 128 K, each well under a millisecond here)
+_WIDEN_CHUNK = 1 << 17
 JSONL_NAME = "results.jsonl"
 
 
@@ -341,8 +342,10 @@ class ResultsWriter:
                             break
                         if chunk[-1] == "\r":  # keep each CRLF whole
                             chunk += old.read(1)
-                        out.write(chunk.replace(_EOL, padded))
                         last = chunk[-1]
+                        chunk = chunk.replace(_EOL, padded)
+                        time.sleep(0)
+                        out.write(chunk)
                         # the writer is a background thread: let the trials' threads
                         # have the interpreter between chunks instead of making them
                         # wait out the switch interval (5 ms) on every widening
