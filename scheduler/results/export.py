@@ -319,8 +319,9 @@ class ResultsWriter:
         ``records`` appended.
 
         The earlier rows get one empty cell per new key. While no cell spans lines (the
-        usual case), each line is padded by one string replacement over the file's text
-        instead of parsing and writing every row again: a widening then costs about a
+        usual case), each line is padded by string replacement over the file's text, in
+        steps of :data:`_WIDEN_CHUNK` characters, instead of parsing and writing every row
+        again: a widening then costs about a
         copy of the file, not a csv round trip per row."""
         self._csv.flush()
         self._csv.close()
@@ -343,12 +344,12 @@ class ResultsWriter:
                         if chunk[-1] == "\r":  # keep each CRLF whole
                             chunk += old.read(1)
                         last = chunk[-1]
+                        # the writer is a background thread: it lets the trials' threads
+                        # have the interpreter after each replace and each write instead
+                        # of making them wait out the switch interval (5 ms)
                         chunk = chunk.replace(_EOL, padded)
                         time.sleep(0)
                         out.write(chunk)
-                        # the writer is a background thread: let the trials' threads
-                        # have the interpreter between chunks instead of making them
-                        # wait out the switch interval (5 ms) on every widening
                         time.sleep(0)
                     if last != "\n":
                         # a last line that an earlier failed write cut short: end it
