@@ -14,7 +14,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-KERNELS = ("levels", "stopping", "promotion", "brackets")
+KERNELS = ("levels", "stopping", "promotion", "brackets", "rows", "rewards")
 SDIST_NEEDS = [
     "LICENSE",
     "README.md",

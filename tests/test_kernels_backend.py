@@ -21,12 +21,23 @@ import pytest
 from scheduler import kernels as _kernels
 from scheduler.kernels import twins as _reference
 
-NAMES = ("rung_levels", "StoppingRungs", "PromotionRungs", "BracketSampler")
+NAMES = (
+    "rung_levels",
+    "StoppingRungs",
+    "PromotionRungs",
+    "BracketSampler",
+    "FlatRows",
+    "Rewards",
+)
+#: the kernels with a state_dict (FlatRows and Rewards are rebuilt by their searcher)
+STATEFUL = ("StoppingRungs", "PromotionRungs", "BracketSampler")
 MODULES = {
     "rung_levels": "scheduler._rungs.levels",
     "StoppingRungs": "scheduler._rungs.stopping",
     "PromotionRungs": "scheduler._rungs.promotion",
     "BracketSampler": "scheduler._rungs.brackets",
+    "FlatRows": "scheduler._rungs.rows",
+    "Rewards": "scheduler._rungs.rewards",
 }
 FLAG = os.environ.get("SCHEDULER_NO_EXTENSIONS", "").strip().lower()
 DISABLED = FLAG not in ("", "0", "false", "no")
@@ -217,7 +228,7 @@ HISTORIES = {
 
 
 @needs_extensions
-@pytest.mark.parametrize("name", NAMES[1:])
+@pytest.mark.parametrize("name", STATEFUL)
 def test_identical_state_dicts_and_cross_loading(name):
     twin = sample_instances(_reference)[name]
     comp = sample_instances(compiled_ns())[name]
@@ -295,7 +306,7 @@ def load_outcome(cls, state):
 
 
 @needs_extensions
-@pytest.mark.parametrize("name", NAMES[1:])
+@pytest.mark.parametrize("name", STATEFUL)
 def test_corrupt_states_same_outcome_on_both_backends(name):
     twin = sample_instances(_reference)[name]
     HISTORIES[name](twin)

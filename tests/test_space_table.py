@@ -25,7 +25,7 @@ def test_flat_space_rows_are_8_bytes_per_hyperparameter_and_come_back_equal():
     configs = [s.sample(rng) for _ in range(300)]
     for config in configs:
         table.intern(config)
-    assert table._width == 8 * len(s)
+    assert table._rows.width == 8 * len(s)
     # every config packs exactly but those of the list choice (unhashable: found by the
     # slow path, and kept as given)
     assert all(table[row]["act"] == [1, 2] for row in table._given)
@@ -76,7 +76,8 @@ def test_the_index_grows_and_copies_are_independent():
     configs = [{"x": i / 5000} for i in range(5000)]
     for i, config in enumerate(configs):
         assert table.intern(config) == (i, True)
-    assert len(table._slots) >= 2 * len(table)
+    # the index is at most half full: 8 bytes per slot, 2 slots per row at least
+    assert table.nbytes >= len(table) * (8 + 9 + 2 * 8)
     snapshot = table.copy()
     table.intern({"x": 2.0})  # outside the domain: kept as given
     table.intern({"x": 0.123456})

@@ -2,7 +2,9 @@
 
 Rung levels and quantiles, the stopping rung system (running quantiles), the promotion
 rung system (ASHA's top-k selection) and the bracket sampler, O(log n) per call
-(DESIGN.md section 4). This package is the selector: the compiled
+(DESIGN.md section 4); and the packed rows of a flat space's configs (``FlatRows``,
+behind :class:`scheduler.space.ConfigTable`) and a searcher's rewards per config
+(``Rewards``), O(1) per lookup. This package is the selector: the compiled
 ``scheduler._rungs`` is the default; ``SCHEDULER_NO_EXTENSIONS=1`` selects the
 pure-Python twins in :mod:`scheduler.kernels.twins` instead (same names, signatures,
 docstrings and error texts). There is no silent fallback: if the extension is missing
@@ -21,7 +23,9 @@ import os
 __all__ = [
     "BACKEND",
     "BracketSampler",
+    "FlatRows",
     "PromotionRungs",
+    "Rewards",
     "StoppingRungs",
     "rung_levels",
 ]
@@ -32,7 +36,9 @@ NO_EXTENSIONS = _FLAG not in ("", "0", "false", "no")
 if NO_EXTENSIONS:
     from scheduler.kernels.twins import (
         BracketSampler,
+        FlatRows,
         PromotionRungs,
+        Rewards,
         StoppingRungs,
         rung_levels,
     )
@@ -42,7 +48,7 @@ else:
     try:
         # (imported as modules of the package so that import-linter, which sees only
         # .py files, resolves them to scheduler._rungs)
-        from scheduler._rungs import brackets, levels, promotion, stopping
+        from scheduler._rungs import brackets, levels, promotion, rewards, rows, stopping
     except ImportError as exc:
         raise ImportError(
             "the compiled rung kernels (scheduler._rungs) could not be imported: "
@@ -54,6 +60,8 @@ else:
     # same interface (their .pyi stubs are checked by mypy.stubtest, their behaviour by
     # the kernel tests on both backends).
     BracketSampler = brackets.BracketSampler  # type: ignore[misc, assignment]
+    FlatRows = rows.FlatRows  # type: ignore[misc, assignment]
+    Rewards = rewards.Rewards  # type: ignore[misc, assignment]
     rung_levels = levels.rung_levels
     PromotionRungs = promotion.PromotionRungs  # type: ignore[misc, assignment]
     StoppingRungs = stopping.StoppingRungs  # type: ignore[misc, assignment]
