@@ -103,6 +103,7 @@ class HyperbandPolicy(SearcherPolicy):
         space = getattr(searcher, "space", None)
         self._space = space if isinstance(space, SearchSpace) else None
         self.configs = ConfigTable(self._space)  # config_id -> config (its row)
+        self._append_packable = self.configs.append_packable
         self.brackets = array("B")  # config_id -> bracket
         self._dead: set[int] = set()  # configs whose task failed: never promoted
         # running task_id -> (config_id, config, (system, skip_rungs, fail decision))
@@ -128,12 +129,16 @@ class HyperbandPolicy(SearcherPolicy):
         return self.systems[0], bracket
 
     def _make_routes(self) -> list[tuple]:
-        """Per bracket: (rung system, skip_rungs, the decision when a rung is failed)."""
-        routes = []
+        """Per bracket: (rung system, skip_rungs, the decision when a rung is failed,
+        the system's ``on_report(config_id, time, reward, skip_rungs)``)."""
+        routes: list[tuple] = []
         for bracket in range(self.num_brackets):
             system, skip = self._system(bracket)
-            fail = None if system is None else Decision(system.fail_decision)
-            routes.append((system, skip, fail))
+            if system is None:
+                routes.append((None, skip, None, None))
+            else:
+                fail = Decision(system.fail_decision)
+                routes.append((system, skip, fail, system.report_fn()))
         return routes
 
     # -- Policy ------------------------------------------------------------------------
@@ -160,14 +165,18 @@ class HyperbandPolicy(SearcherPolicy):
         return None
 
     def add_config(self, config: dict) -> Suggestion:
-        config_id = self._number()
-        bracket = int(self.sampler.sample())
-        row = self.configs.append(config)
+        config_id = self._next_config_id
+        self._next_config_id = config_id + 1
+        bracket = self.sampler.sample()
+        append = self._append_packable
+        row = append(config) if append is not None else -1
+        if row < 0:
+            row = self.configs.append(config)
         if row != config_id:  # cannot happen: both count the configs added
             raise RuntimeError(f"config table row {row} differs from config_id {config_id}")
         self.brackets.append(bracket)
-        system, skip, _ = self._routes[bracket]
-        if system is not None:
+        system, skip, _, _ = self._routes[bracket]
+        if system is not None and system.tracks_configs:
             system.add(config_id, skip)
         return Suggestion.fresh(dict(config), config_id, bracket)
 
@@ -175,24 +184,30 @@ class HyperbandPolicy(SearcherPolicy):
         config_id = suggestion.config_id
         route = self._routes[self.brackets[config_id]]
         # the config as the policy stored it (not the suggestion's dict, which the
-        # runtime hands on), kept only while the task runs
-        self._tasks[task_id] = (config_id, self.configs[config_id], route)
+        # runtime hands on), kept only while the task runs: for a new config, a copy
+        # of the dict add_config just made from the same config
         if suggestion.new_config:
-            self._tell("register_pending", suggestion.config)
+            self._tasks[task_id] = (config_id, dict(suggestion.config), route)
+            self.feedback.append(("register_pending", (suggestion.config,), {}))
+        else:
+            self._tasks[task_id] = (config_id, self.configs[config_id], route)
 
     def on_report(self, task_id: int, result: dict) -> Decision:
-        config_id, config, (system, skip, fail) = self._tasks[task_id]
+        config_id, config, (_, skip, fail, report) = self._tasks[task_id]
         t = int(result[self.time_attr])
         reward = float(result[self.reward_attr])
-        go = True if system is None else system.on_report(config_id, t, reward, skip)
+        go = True if report is None else report(config_id, t, reward, skip)
         if t >= self.max_t:
             decision = Decision.COMPLETE
         elif go:
             decision = Decision.CONTINUE
         else:
             decision = fail
-        if self.searcher_data == "all" or t in self._level_set or t >= self.max_t:
-            self._update_searcher(config, result)
+        if t in self._level_set or t >= self.max_t or self.searcher_data == "all":
+            # searcher.update(config, reward, **rest): the report but the reward
+            rest = result.copy()
+            del rest[self.reward_attr]
+            self.feedback.append(("update", (config, reward), rest))
             if self._last_unsent:
                 self._last_unsent.pop(task_id, None)
         elif self.searcher_data == "rungs_and_last":
@@ -200,9 +215,9 @@ class HyperbandPolicy(SearcherPolicy):
         return decision
 
     def _update_searcher(self, config: dict, result: dict) -> None:
-        reward_attr = self.reward_attr
-        rest = {k: v for k, v in result.items() if k != reward_attr}
-        self.feedback.append(("update", (config, result[reward_attr]), rest))
+        rest = result.copy()
+        reward = rest.pop(self.reward_attr)
+        self.feedback.append(("update", (config, float(reward)), rest))
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         running = self._tasks.pop(task_id, None)
@@ -268,6 +283,7 @@ class HyperbandPolicy(SearcherPolicy):
             )
         self._load_searcher_state(state)
         self.configs = ConfigTable(self._space)
+        self._append_packable = self.configs.append_packable
         self.brackets = array("B")
         for i, (cid, cfg, b) in enumerate(state["configs"]):
             if int(cid) != i:
@@ -278,10 +294,6 @@ class HyperbandPolicy(SearcherPolicy):
             self.configs.append(cfg)
             self.brackets.append(int(b))
         self._dead = {int(c) for c in state["dead"]}
-        self._tasks = {}
-        for t, c in state["running"]:
-            cid = int(c)
-            self._tasks[int(t)] = (cid, self.configs[cid], self._routes[self.brackets[cid]])
         self._last_unsent = {int(t): dict(r) for t, r in state["unsent"]}
         self.sampler = type(self.sampler).from_state_dict(state["sampler"])
         if len(state["systems"]) != len(self.systems):
@@ -294,3 +306,8 @@ class HyperbandPolicy(SearcherPolicy):
                 raise ValueError("state's rung systems do not match this scheduler's brackets")
             if system is not None:
                 system.load_state_dict(saved)
+        self._routes = self._make_routes()  # they hold the systems' new kernels
+        self._tasks = {}
+        for t, c in state["running"]:
+            cid = int(c)
+            self._tasks[int(t)] = (cid, self.configs[cid], self._routes[self.brackets[cid]])

@@ -29,8 +29,16 @@ class RungSystem(abc.ABC):
     def create(cls, levels: list[int], quantiles: list[float], max_t: int, mode: str) -> RungSystem:
         """A system over ``levels`` with promotion quantiles ``quantiles``."""
 
+    #: whether :meth:`add` must hear of every new config
+    tracks_configs: bool = False
+
     def add(self, config_id: int, skip_rungs: int) -> None:  # noqa: B027 - optional hook
         """A new config enters the system (bracket ``skip_rungs`` when shared)."""
+
+    def report_fn(self):
+        """:meth:`on_report` as one callable to call per report: the kernel's own
+        method where the arguments match (no Python frame of this class between)."""
+        return self.on_report
 
     @abc.abstractmethod
     def on_report(self, config_id: int, time: int, reward: float, skip_rungs: int) -> bool:
@@ -67,9 +75,15 @@ class StoppingSystem(RungSystem):
         # keyed by config: a config restarted after a crash is not recorded twice
         return self.kernel.on_report(config_id, time, reward, skip_rungs)
 
+    def report_fn(self):
+        # the kernel's bound method; load_state_dict replaces the kernel, and the
+        # policy's routes are rebuilt with it (HyperbandPolicy.load_state_dict)
+        return self.kernel.on_report
+
 
 class PromotionSystem(RungSystem):
     fail_decision = "pause"
+    tracks_configs = True
 
     @classmethod
     def create(cls, levels, quantiles, max_t, mode):

@@ -20,43 +20,45 @@ class ConfigQueue:
 
     def __init__(self, key: Callable[[Mapping[str, Any]], str]):
         self._key = key
-        self._items: list[dict[str, Any]] = []
-        self._proposed: dict[str, int] = {}  # proposed from the queue, not started yet
+        #: the queued configs, in order (read them; change them through the methods)
+        self.items: list[dict[str, Any]] = []
+        #: key -> proposals from the queue not started yet
+        self.proposed: dict[str, int] = {}
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def push(self, config: Mapping[str, Any]) -> None:
         if not isinstance(config, Mapping):
             raise ValueError(f"config must be a dict of hyperparameter values, got {config!r}")
-        self._items.append(dict(config))
+        self.items.append(dict(config))
 
     def pop(self) -> dict[str, Any]:
-        config = self._items.pop(0)
+        config = self.items.pop(0)
         key = self._key(config)
-        self._proposed[key] = self._proposed.get(key, 0) + 1
+        self.proposed[key] = self.proposed.get(key, 0) + 1
         return config
 
     def started(self, config: Mapping[str, Any]) -> None:
         """``config`` started: the proposal it came from is done, or (not proposed from
         here) the first queued copy of it leaves the queue."""
-        if not self._proposed and not self._items:
+        if not self.proposed and not self.items:
             return  # nothing queued: the common case, without computing a key
         key = self._key(config)
-        if self._proposed.get(key):
-            self._proposed[key] -= 1
+        if self.proposed.get(key):
+            self.proposed[key] -= 1
             return
-        for i, queued in enumerate(self._items):
+        for i, queued in enumerate(self.items):
             if self._key(queued) == key:
-                del self._items[i]
+                del self.items[i]
                 return
 
     def clear(self) -> None:
-        self._items.clear()
-        self._proposed.clear()
+        self.items.clear()
+        self.proposed.clear()
 
     def to_list(self) -> list[dict[str, Any]]:
-        return [dict(config) for config in self._items]
+        return [dict(config) for config in self.items]
 
     def load(self, configs: list[Mapping[str, Any]]) -> None:
         self.clear()

@@ -113,6 +113,15 @@ class BaseSearcher:
     def _clear(self) -> None:
         # key: the config's row in _configs (0, 1, 2, ... in the order seen)
         self._configs = ConfigTable(self.space, index=True)  # row -> config
+        # the table kernel's own lookup (a packable config in one call), or None
+        self._intern_packed = self._configs.intern_packable
+        self._sample = self._configs.sampler  # draws as self.space.sample draws
+        # update()'s shortcuts hold for the subclasses that keep these as they are
+        cls = type(self)
+        self._plain_parse = cls._parse_update is BaseSearcher._parse_update
+        self._update_hook = cls._on_update is not BaseSearcher._on_update
+        self._finite = self.space.is_finite
+        self._size = self.space.size
         self._seen = SeenIndex(self.space.is_finite)  # row -> index in a finite space
         self._seen_in_space = 0  # seen keys with an index
         self._pending: dict[int, int | None] = {}  # key -> milestone
@@ -144,9 +153,8 @@ class BaseSearcher:
         Keyword arguments (scheduler context such as ``elapsed_time``) are accepted and
         ignored by the searchers that do not use them.
         """
-        proposed: dict[str, Any] | None = (
-            self._queue.pop() if self._queue else self._propose(**kwargs)
-        )
+        queue = self._queue
+        proposed: dict[str, Any] | None = queue.pop() if queue.items else self._propose(**kwargs)
         if proposed is None:
             return None
         config = proposed
@@ -174,13 +182,23 @@ class BaseSearcher:
         A NaN or infinite reward (a diverged evaluation) is not recorded; the config
         stays seen either way. The config is no longer pending.
         """
-        config, value = self._parse_update(config, reward, result)
-        key = self._mark_seen(config)
+        if type(reward) is float and config is not _MISSING and self._plain_parse:
+            value = reward  # the runtime's call: positional config and reward
+        else:
+            config, value = self._parse_update(config, reward, result)
+        found = self._intern_packed(config) if self._intern_packed is not None else None
+        if found is None:
+            key = self._mark_seen(config)
+        else:  # the table's kernel packed and found (or added) it
+            key = found[0]
+            if found[1]:
+                self._add_seen(config)
         if self._pending:
             self._pending.pop(key, None)
         if value - value == 0.0:  # finite (inf - inf and NaN - NaN are NaN)
             self._results[key] = value
-        self._on_update(key, value, result)
+        if self._update_hook:
+            self._on_update(key, value, result)
 
     def _parse_update(self, config: Any, reward: Any, result: dict[str, Any]) -> tuple[Any, float]:
         """``(config, reward)`` of an :meth:`update` call; ``config`` is popped from
@@ -213,11 +231,19 @@ class BaseSearcher:
         """Note that ``config`` is being evaluated (up to ``milestone``, if given)."""
         if milestone is not None and not is_integer(milestone):
             raise ValueError(f"milestone must be an integer or None, got {milestone!r}")
-        key = self._mark_seen(config)
+        found = self._intern_packed(config) if self._intern_packed is not None else None
+        if found is None:
+            key = self._mark_seen(config)
+        else:
+            key = found[0]
+            if found[1]:
+                self._add_seen(config)
         self._pending[key] = None if milestone is None else int(milestone)
         # A queued config started without get_config (a journal replayed into a
         # searcher that is not asked again) is no longer queued.
-        self._queue.started(config)
+        queue = self._queue
+        if queue.items or queue.proposed:
+            queue.started(config)
 
     def evaluation_failed(self, config: Mapping[str, Any], **kwargs: Any) -> None:
         """Note that the evaluation of ``config`` failed; it is not proposed again."""
@@ -261,7 +287,8 @@ class BaseSearcher:
     def _mark_new(self, config: dict[str, Any]) -> bool:
         """Mark a config ``_propose`` drew as seen; True if it was not seen before (then
         :meth:`get_config` does not look it up a second time)."""
-        _, added = self._configs.intern(config)
+        found = self._intern_packed(config) if self._intern_packed is not None else None
+        added = (self._configs.intern(config) if found is None else found)[1]
         if added:
             self._add_seen(config)
             self._marked = config
@@ -277,18 +304,15 @@ class BaseSearcher:
 
     def _add_seen(self, config: Mapping[str, Any]) -> None:
         """``config`` was just added to :attr:`_configs` (as its last row)."""
-        index = self.space.index_of(config) if self.space.is_finite else None
+        index = self.space.index_of(config) if self._finite else None
         self._seen.add(index)
         if index is not None:
             self._seen_in_space += 1
             self._on_seen(index)
 
     def _best_key(self) -> int | None:
-        best_key, best = None, 0.0
-        for key, reward in self._results.items():
-            if best_key is None or (reward > best if self.mode == "max" else reward < best):
-                best_key, best = key, reward
-        return best_key
+        key = self._results.best(self.mode == "max")
+        return None if key < 0 else key
 
     # -- state ---------------------------------------------------------------
 

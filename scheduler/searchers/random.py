@@ -74,10 +74,11 @@ class RandomSearcher(BaseSearcher):
             config = space.default_config()
             if not self._is_seen(config):
                 return config
-        size = space.size
+        size = self._size
+        sample = self._sample  # the table's kernel draws as space.sample draws
         if size is None:
             for _ in range(_MAX_DRAWS_INFINITE):
-                config = space.sample(self.rng)
+                config = sample(self.rng)
                 if self._mark_new(config):
                     return config
             return None
@@ -85,7 +86,7 @@ class RandomSearcher(BaseSearcher):
             return None
         if self._remaining is None and 2 * self._seen_in_space < size:
             for _ in range(_MAX_REJECTIONS):
-                config = space.sample(self.rng)
+                config = sample(self.rng)
                 if self._mark_new(config):
                     return config
         if self._remaining is None:
