@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["DECISIONS", "END_STATUSES", "TASK_STATUSES", "Decision"]
+__all__ = [
+    "COMPLETE",
+    "CONTINUE",
+    "DECISIONS",
+    "END_STATUSES",
+    "PAUSE",
+    "STOP",
+    "TASK_STATUSES",
+    "VALUE_OF",
+    "Decision",
+]
 
 
 class Decision(str, enum.Enum):
@@ -29,6 +39,17 @@ class Decision(str, enum.Enum):
 
 #: every decision value, as plain strings
 DECISIONS = tuple(d.value for d in Decision)
+
+#: the members as plain module constants: ``Decision.CONTINUE`` goes through the enum
+#: metaclass (about 0.2 us here), and hot paths read these instead
+CONTINUE, COMPLETE, STOP, PAUSE = (
+    Decision.CONTINUE,
+    Decision.COMPLETE,
+    Decision.STOP,
+    Decision.PAUSE,
+)
+#: member -> its value (``.value`` is a descriptor; a dict lookup is cheaper)
+VALUE_OF = {d: d.value for d in Decision}
 
 
 #: a task's status: running, then how it ended. "interrupted": the driver stopped

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler._decisions import Decision
+from scheduler._decisions import COMPLETE, CONTINUE, STOP, VALUE_OF, Decision
 from scheduler.schedulers.base import Suggestion
 
 __all__ = ["ENDED_BY_DECISION", "Task", "TaskTable"]
@@ -137,31 +137,34 @@ class TaskTable:
             result["bracket"] = task.suggestion.bracket
         policy_decision = None
         if not math.isfinite(reward):
-            decision = Decision.STOP
+            decision = STOP
             task.pending_status = "diverged"
             task.reason = f"reward_attr {self.reward_attr!r} is {reward!r} at {self.time_attr}={t}"
         elif replay:
-            decision = Decision.CONTINUE
+            decision = CONTINUE
         else:
-            decision = Decision(self.policy.on_report(task.task_id, result))
-            policy_decision = decision.value
+            decision = self.policy.on_report(task.task_id, result)
+            if type(decision) is not Decision:  # a policy may answer with the value
+                decision = Decision(decision)
+            policy_decision = VALUE_OF[decision]
             task.last_result = result
             if t is not None:
                 task.last_time = t
-            if stop_reason is not None and decision == Decision.CONTINUE:
-                decision = Decision.STOP
+            if stop_reason is not None and decision is CONTINUE:
+                decision = STOP
                 task.reason = stop_reason
         if forced is not None:
             forced_decision = Decision(forced)
-            if forced_decision == Decision.STOP and decision != Decision.STOP:
+            if forced_decision is STOP and decision is not STOP:
                 task.reason = task.reason or "time_out reached"
             decision = forced_decision
         if decision in ENDED_BY_DECISION and task.pending_status is None:
             task.pending_status = ENDED_BY_DECISION[decision]
-        if decision == Decision.COMPLETE:
+        if decision is COMPLETE:
             task.completed = True
-        row = self.history.add_report(task.task_id, result, decision=decision.value, replay=replay)
-        return decision.value, policy_decision, row
+        value = VALUE_OF[decision]
+        row = self.history.add_report(task.task_id, result, decision=value, replay=replay)
+        return value, policy_decision, row
 
     def end(
         self,

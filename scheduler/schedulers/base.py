@@ -191,6 +191,9 @@ class SearcherPolicy(Policy):
     def exhausted(self) -> bool:
         return self._exhausted
 
+    def wants_new(self) -> bool:
+        return not self._exhausted  # (the property, read without its call)
+
     def searcher_exhausted(self) -> None:
         self._exhausted = True
 
@@ -237,5 +240,7 @@ def flush_feedback(policy: Policy) -> None:
     """Apply the searcher calls ``policy`` queued (see :func:`drive_suggest`)."""
     if policy.feedback:
         calls, policy.feedback = policy.feedback, []
-        if policy.searcher is not None:
-            apply_feedback(policy.searcher, calls)
+        searcher = policy.searcher
+        if searcher is not None:
+            for method, args, kwargs in calls:  # apply_feedback(searcher, calls), inlined
+                getattr(searcher, method)(*args, **kwargs)

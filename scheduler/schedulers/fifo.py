@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scheduler._decisions import CONTINUE
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 from scheduler.searchers.base import BaseSearcher
 
@@ -30,7 +31,7 @@ class FIFOPolicy(SearcherPolicy):
         self._tell("register_pending", suggestion.config)
 
     def on_report(self, task_id: int, result: dict) -> Decision:
-        return Decision.CONTINUE
+        return CONTINUE
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         config = self._configs.pop(task_id, None)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scheduler import kernels as _kernels
+from scheduler._decisions import COMPLETE, CONTINUE
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 from scheduler.schedulers.rung_systems import RUNG_SYSTEMS, RungSystem
 from scheduler.space import ConfigTable, SearchSpace
@@ -100,6 +101,10 @@ class HyperbandPolicy(SearcherPolicy):
         self._level_set = frozenset(self.levels)
         self.systems = self._make_systems()
         self._routes = self._make_routes()
+        # stopping-type systems never promote: promote() need not ask them
+        self._promoting = any(
+            s is not None and s.__class__.promote is not RungSystem.promote for s in self.systems
+        )
         space = getattr(searcher, "space", None)
         self._space = space if isinstance(space, SearchSpace) else None
         self.configs = ConfigTable(self._space)  # config_id -> config (its row)
@@ -145,6 +150,8 @@ class HyperbandPolicy(SearcherPolicy):
     def promote(self) -> Suggestion | None:
         """The best promotable config of the highest rung that has one (DESIGN.md
         section 4), scanning the systems in order; None for stopping-type Hyperband."""
+        if not self._promoting:
+            return None
         for system in self.systems:
             if system is None:
                 continue
@@ -198,9 +205,9 @@ class HyperbandPolicy(SearcherPolicy):
         reward = float(result[self.reward_attr])
         go = True if report is None else report(config_id, t, reward, skip)
         if t >= self.max_t:
-            decision = Decision.COMPLETE
+            decision = COMPLETE
         elif go:
-            decision = Decision.CONTINUE
+            decision = CONTINUE
         else:
             decision = fail
         if t in self._level_set or t >= self.max_t or self.searcher_data == "all":

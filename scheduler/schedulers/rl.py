@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from scheduler._decisions import CONTINUE
 from scheduler._validation import is_integer, is_real
 from scheduler.schedulers.base import Decision, Policy, Suggestion
 from scheduler.searchers.rl.controller import RLController
@@ -220,7 +221,7 @@ class RLPolicy(Policy):
         self._tasks[task_id] = sample.config_id
 
     def on_report(self, task_id: int, result: dict) -> Decision:
-        return Decision.CONTINUE
+        return CONTINUE
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         config_id = self._tasks.pop(task_id, None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
+from scheduler._decisions import CONTINUE
 from scheduler.schedulers.base import Decision, SearcherPolicy, Suggestion
 
 __all__ = ["SubmittedPolicy", "SubmittedQueue"]
@@ -87,7 +88,7 @@ class SubmittedPolicy(SearcherPolicy):
         return None
 
     def on_report(self, task_id: int, result: dict) -> Decision:
-        return Decision.CONTINUE
+        return CONTINUE
 
     def on_task_end(self, task_id: int, status: str, last_result: dict | None) -> None:
         return None
