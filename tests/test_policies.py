@@ -372,3 +372,12 @@ def test_no_new_config_when_new_ones_are_not_allowed(name):
     policy = POLICIES[name](0)
     suggestion = drive_suggest(policy, False)
     assert suggestion is None or not suggestion.new_config
+
+
+def test_a_fresh_suggestion_is_the_one_the_constructor_builds():
+    config = {"x": 0.5}
+    fresh = Suggestion.fresh(config, 3, 1)
+    built = Suggestion(config=config, config_id=3, bracket=1)
+    assert fresh == built and repr(fresh) == repr(built)
+    assert fresh.to_record() == built.to_record()
+    assert Suggestion.fresh(config, 0) == Suggestion(config=config, config_id=0)

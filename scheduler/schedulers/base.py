@@ -67,14 +67,13 @@ class Suggestion:
         config_id=config_id, bracket=bracket)`` builds, without the frozen dataclass's
         per-field ``object.__setattr__`` and the checks (a few microseconds per trial)."""
         suggestion = object.__new__(cls)
-        suggestion.__dict__.update(
-            config=config,
-            config_id=config_id,
-            new_config=True,
-            bracket=bracket,
-            resume_from=None,
-            restart=False,
-        )
+        fields = suggestion.__dict__  # stored one by one: no keyword dict to build
+        fields["config"] = config
+        fields["config_id"] = config_id
+        fields["new_config"] = True
+        fields["bracket"] = bracket
+        fields["resume_from"] = None
+        fields["restart"] = False
         return suggestion
 
     def to_record(self) -> dict:
