@@ -38,7 +38,9 @@ trials/s, median of 3 runs, each in a process of its own.
 
 Run: ``python bench/peers.py --end-to-end`` (all sizes, all installed peers, and the
 end-to-end case), ``--smoke`` (CI: a small size and a short end-to-end run, this
-project only), ``--sizes 1000 10000``, ``--peers optuna``.
+project only), ``--sizes 1000 10000``, ``--peers optuna``; ``--breakdown`` adds where
+this project's µs go, part by part (the policy's ``on_report``, the searcher calls it
+queues, each step of creating a trial).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ import subprocess
 import sys
 import time
 
-from _common import load_average, results_header, rss_bytes
+from _common import clock_overhead_ns, load_average, results_header, rss_bytes
 
 GRACE, ETA, MAX_T, IN_FLIGHT = 1, 3, 81, 32
 RUNGS = (1, 3, 9, 27)
@@ -229,7 +231,69 @@ class SyneTune:
             self.scheduler.on_trial_remove(trial)
 
 
-ADAPTERS = {"scheduler": Ours, "ray": RayTune, "optuna": Optuna, "syne": SyneTune}
+class OursSplit(Ours):
+    """``Ours``, timing its own parts (``--breakdown``): the policy's ``on_report``
+    against the searcher calls it queued, and a trial's creation step by step. The
+    calls and decisions are Ours's; the clock reads add about 0.2 µs each."""
+
+    name = "scheduler"
+
+    def __init__(self, seed: int):
+        super().__init__(seed)
+        self.parts: dict[str, list[int]] = {}  # part -> [ns, calls]
+
+    def _add(self, part: str, ns: int) -> None:
+        acc = self.parts.setdefault(part, [0, 0])
+        acc[0] += ns
+        acc[1] += 1
+
+    def create(self, k: int):
+        clock, policy = time.perf_counter_ns, self.policy
+        t0 = clock()
+        self._flush(policy)
+        suggestion = policy.promote()
+        if suggestion is None and policy.wants_new():
+            t1 = clock()
+            config = policy.searcher.get_config()
+            t2 = clock()
+            suggestion = policy.add_config(config)
+            t3 = clock()
+            self._add("create: flush, promote, wants_new", t1 - t0)
+            self._add("create: searcher.get_config", t2 - t1)
+            self._add("create: policy.add_config", t3 - t2)
+        t3 = clock()
+        self._flush(policy)
+        policy.on_task_start(k, suggestion)
+        t4 = clock()
+        self._flush(policy)
+        t5 = clock()
+        self._add("create: policy.on_task_start", t4 - t3)
+        self._add("create: searcher.register_pending", t5 - t4)
+        return k
+
+    def report(self, trial, epoch: int, value: float) -> bool:
+        clock = time.perf_counter_ns
+        t0 = clock()
+        result = {"epoch": epoch, "acc": value}
+        t1 = clock()
+        decision = self.policy.on_report(trial, result)
+        t2 = clock()
+        self._flush(self.policy)
+        t3 = clock()
+        where = "at rungs" if epoch in RUNGS or epoch >= MAX_T else "elsewhere"
+        self._add(f"report {where}: the report dict", t1 - t0)
+        self._add(f"report {where}: policy.on_report", t2 - t1)
+        self._add(f"report {where}: flush_feedback (searcher.update at rungs)", t3 - t2)
+        return decision == "continue"
+
+
+ADAPTERS = {
+    "scheduler": Ours,
+    "scheduler-split": OursSplit,
+    "ray": RayTune,
+    "optuna": Optuna,
+    "syne": SyneTune,
+}
 
 
 # -- end to end: each library's own runner, no-op trials -----------------------------------
@@ -466,7 +530,26 @@ def end_to_end(cases: list[str], trials: int, seed: int, repeat: int) -> None:
 
 def _worker(peer: str, trials: int, seed: int, cap_s: float) -> None:
     adapter = ADAPTERS[peer](seed)
-    print(json.dumps(drive(adapter, trials, seed, cap_s)))
+    measured = drive(adapter, trials, seed, cap_s)
+    parts = getattr(adapter, "parts", None)
+    if parts is not None:
+        measured["parts"] = {part: ns / 1e3 / max(1, n) for part, (ns, n) in parts.items()}
+    print(json.dumps(measured))
+
+
+def breakdown(sizes: list[int], seed: int, cap_s: float) -> None:
+    """Where this project's µs go (``--breakdown``): mean µs per call of each part."""
+    measured = [r for r in (run_peer("scheduler-split", n, seed, cap_s) for n in sizes) if r]
+    if not measured:
+        return
+    print("\nThis project, part by part (mean µs per call; each part's clock reads included)")
+    print("| part | " + " | ".join(f"{r['trials']} trials" for r in measured) + " |")
+    print("|---|" + "--:|" * len(measured))
+    for part in sorted(measured[0]["parts"]):
+        cells = " | ".join(f"{r['parts'].get(part, float('nan')):.2f}" for r in measured)
+        print(f"| {part} | {cells} |")
+    pair = clock_overhead_ns() / 1e3
+    print(f"(a pair of clock reads, perf_counter_ns, costs {pair:.2f} µs here)")
 
 
 def _available(peer: str) -> str | None:
@@ -554,6 +637,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--plot", metavar="PNG", help="also plot us per decision against trials (log-log) here"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time this project's parts (on_report, searcher calls, creation steps)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--e2e-worker", help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, help=argparse.SUPPRESS)
@@ -567,6 +655,7 @@ def main(argv=None) -> None:
     if options.smoke:
         options.sizes, options.peers = [300], ["scheduler"]
         options.end_to_end, options.e2e_trials, options.repeat = ["scheduler-thread"], 30, 1
+        options.breakdown = True
     print(results_header("bench/peers.py", load_average(), at_end=False))
     print(
         f"ASHA stopping, grace {GRACE}, eta {ETA}, max_t {MAX_T} "
@@ -602,6 +691,8 @@ def main(argv=None) -> None:
                 f"| {done} |",
                 flush=True,
             )
+    if options.breakdown:
+        breakdown([size for size in options.sizes if size > 0], options.seed, options.cap)
     if options.plot and measured:
         plot_decisions(measured, options.plot)
         print(f"plot: {options.plot}")
