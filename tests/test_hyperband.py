@@ -387,3 +387,33 @@ def test_runtime_failure_cases_under_hyperband(type, fn_name, backend, reason):
     else:
         # a config pauses at its first rung (before it can fail) until it is promoted
         assert {r.status for r in records} <= {"failed", "paused"}
+
+
+def test_a_rung_system_of_its_own_hears_every_config_and_report(monkeypatch):
+    """A registered rung system that overrides add() or on_report() is called: the
+    shortcut to the kernel is taken only for the built-in ones."""
+    from scheduler import searchers
+    from scheduler.schedulers import rung_systems
+    from scheduler.schedulers.base import drive_suggest, flush_feedback
+    from scheduler.schedulers.hyperband import HyperbandPolicy
+
+    heard = {"add": 0, "report": 0}
+
+    class Counting(rung_systems.StoppingSystem):
+        def add(self, config_id, skip_rungs):
+            heard["add"] += 1
+
+        def on_report(self, config_id, time, reward, skip_rungs):
+            heard["report"] += 1
+            return super().on_report(config_id, time, reward, skip_rungs)
+
+    monkeypatch.setitem(rung_systems.RUNG_SYSTEMS, "stopping", Counting)
+    space = sch.space.SearchSpace(x=sch.space.Real(0.0, 1.0))
+    searcher = searchers.RandomSearcher(space, reward_attr="acc", random_seed=0)
+    policy = HyperbandPolicy(searcher, reward_attr="acc", time_attr="epoch", max_t=9)
+    for task_id in range(5):
+        suggestion = drive_suggest(policy)
+        policy.on_task_start(task_id, suggestion)
+        policy.on_report(task_id, {"epoch": 1, "acc": 0.1 * task_id})
+        flush_feedback(policy)
+    assert heard == {"add": 5, "report": 5}

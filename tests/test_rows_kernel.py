@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -292,3 +293,126 @@ def test_rewards_keep_the_latest_finite_reward_in_first_record_order():
     assert 1 not in rewards and rewards.get(1) is None
     with pytest.raises(KeyError):
         rewards[7]
+
+
+# -- what the kernels refuse, alike, instead of reading out of bounds ------------------------
+
+BACKENDS = [pytest.param(TwinRows, id="twin")] + (
+    [] if DISABLED else [pytest.param(compiled_rows(), id="cy")]
+)
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_raw_rows_must_hold_choice_indices(kind):
+    rows = kind(COLUMNS, index=True)
+    good = rows.pack({"x": 0.5, "n": 1, "c": "a", "m": "z"})
+    for index in (3, -1, 10**9):
+        bad = good[:16] + int(index).to_bytes(8, "little", signed=True) + good[24:]
+        for method in (rows.append_packed, rows.intern_packed):
+            with pytest.raises(ValueError, match=rf"column 'c' holds choice index {index}"):
+                method(bad)
+    assert len(rows) == 0
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize(
+    "info, match",
+    [
+        (({}, []), "non-empty list"),
+        (({(str, "a"): 5}, ["a"]), r"every index in forms must be an int in \[0, 1\)"),
+    ],
+)
+def test_choice_columns_must_be_consistent(kind, info, match):
+    with pytest.raises(ValueError, match=match):
+        kind([("c", "c", info)])
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_the_kernel_keeps_its_own_copy_of_the_choices(kind):
+    forms, decoded = {(str, "a"): 0, (str, "b"): 1}, ["a", "b"]
+    rows = kind([("c", "c", (forms, decoded))])
+    decoded.clear()
+    forms.clear()
+    row = rows.append({"c": "b"})
+    assert rows.get(row) == {"c": "b"}
+    assert rows.sample(np.random.default_rng(0))["c"] in ("a", "b")
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_kernel_is_initialized_once(kind):
+    rows = kind(COLUMNS)
+    with pytest.raises(TypeError, match="runs once"):
+        rows.__init__(COLUMNS[:1])
+    assert rows.width == 32
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_draws_beyond_numpy_s_int_range_are_refused(kind):
+    rows = kind([("n", "i", (-(2**63), 2**63 - 1))])
+    with pytest.raises(ValueError, match=r"columns\[0\]: cannot draw from an int range"):
+        rows.sample(np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_pickles_round_trip_and_a_torn_one_is_refused(kind):
+    rows = kind(COLUMNS, index=True)
+    for config in ({"x": 0.5, "n": 1, "c": "a", "m": "z"}, {"x": 0.25, "n": 2, "c": 2, "m": "z"}):
+        rows.intern(config)
+    rows.append({"x": 0.5, "n": 1, "c": "a", "m": "z"})  # a duplicate: not indexed
+    back = pickle.loads(pickle.dumps(rows))
+    assert [back.packed(r) for r in range(len(back))] == [rows.packed(r) for r in range(len(rows))]
+    assert back.find({"x": 0.5, "n": 1, "c": "a", "m": "z"}) == 0
+    rebuild, (columns, index, blob, flags) = rows.__reduce__()
+    with pytest.raises(ValueError, match="FlatRows pickle: 3 rows of 32 bytes need 96 bytes"):
+        rebuild(columns, index, blob[:-8], flags)
+
+
+class _TrickyKey(str):
+    """A str subclass whose == runs Python code: the dict lookup calls it."""
+
+    calls: ClassVar[list] = []
+
+    def __eq__(self, other):
+        for callback in _TrickyKey.calls:
+            callback()
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_lookup_that_runs_python_code_is_not_corrupted(kind):
+    columns = [("x", "r", (0.0, 1.0, 0.0, 1.0, False)), ("y", "r", (0.0, 1.0, 0.0, 1.0, False))]
+    rows = kind(columns, index=True)
+    inner = {"x": 0.875, "y": 0.125}
+    _TrickyKey.calls = [lambda: rows.find(inner)]
+    try:
+        row, added = rows.intern({"x": 0.25, _TrickyKey("y"): 0.75})
+    finally:
+        _TrickyKey.calls = []
+    assert added and rows.get(row) == {"x": 0.25, "y": 0.75}
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_an_error_in_a_key_comparison_propagates(kind):
+    rows = kind([("x", "r", (0.0, 1.0, 0.0, 1.0, False)), ("y", "r", (0.0, 1.0, 0.0, 1.0, False))])
+
+    def fail():
+        raise RuntimeError("key comparison failed")
+
+    _TrickyKey.calls = [fail]
+    try:
+        with pytest.raises(RuntimeError, match="key comparison failed"):
+            rows.pack({"x": 0.25, _TrickyKey("y"): 0.75})
+    finally:
+        _TrickyKey.calls = []
+
+
+def test_rewards_refuse_rows_no_run_reaches():
+    from scheduler.kernels import Rewards
+
+    rewards = Rewards()
+    for row in (2**40, 2**61, 2**70):
+        with pytest.raises(ValueError, match="a row must be below 2\\*\\*40"):
+            rewards[row] = 1.0
+    assert not rewards

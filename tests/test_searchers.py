@@ -436,3 +436,49 @@ def test_factory_builds_searchers():
 def test_factory_errors(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         searcher_factory(name, **kwargs)
+
+
+def test_a_space_s_own_sample_is_what_the_random_searcher_draws_from():
+    """A SearchSpace subclass's sample() is honoured (the table's kernel draws only
+    for SearchSpace.sample itself)."""
+
+    class EvenSpace(SearchSpace):
+        def sample(self, rng):
+            config = super().sample(rng)
+            config["n"] -= config["n"] % 2
+            return config
+
+    space = EvenSpace(n=Int(0, 99), x=Real(0.0, 1.0))
+    configs = [
+        RandomSearcher(space, random_seed=s, first_is_default=False).get_config() for s in range(40)
+    ]
+    assert all(config["n"] % 2 == 0 for config in configs)
+
+
+def test_a_searcher_s_own_mark_seen_hears_every_lookup():
+    calls = []
+
+    class Marking(RandomSearcher):
+        def _mark_seen(self, config):
+            calls.append(dict(config))
+            return super()._mark_seen(config)
+
+    searcher = Marking(SearchSpace(x=Real(0.0, 1.0)), random_seed=0, first_is_default=False)
+    config = searcher.get_config()
+    searcher.register_pending(config)
+    searcher.update(config, 0.5)
+    assert calls == [config, config]  # register_pending and update (a draw marks its own)
+
+
+def test_a_pickled_searcher_continues_the_same_stream():
+    import pickle
+
+    space = SearchSpace(x=Real(0.0, 1.0), n=Int(1, 9), c=Categorical("a", "b", "c"))
+    searcher = RandomSearcher(space, random_seed=3)
+    for _ in range(20):
+        config = searcher.get_config()
+        searcher.register_pending(config)
+        searcher.update(config, float(config["x"]))
+    copy = pickle.loads(pickle.dumps(searcher))
+    assert [copy.get_config() for _ in range(30)] == [searcher.get_config() for _ in range(30)]
+    assert copy.get_best_config() == searcher.get_best_config()

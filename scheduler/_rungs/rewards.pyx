@@ -15,6 +15,8 @@ from scheduler._rungs.levels import _constructor_signature
 
 __all__ = ["Rewards"]
 
+_MAX_ROW = 2**40  # a trillion configs: far beyond any run, and no overflow in sizes
+
 
 cdef class Rewards:
     """Row -> latest reward (finite floats), iterated in the order first recorded.
@@ -65,6 +67,8 @@ cdef class Rewards:
 
     cdef int set(self, Py_ssize_t row, double reward) except -1:
         cdef Py_ssize_t size, i
+        if not 0 <= row < _MAX_ROW:
+            raise ValueError(f"a row must be below 2**40, got {row!r}")
         if not isfinite(reward):
             raise ValueError(f"a recorded reward must be finite, got {reward!r}")
         if row >= self._nvalue:
@@ -87,7 +91,10 @@ cdef class Rewards:
     def __setitem__(self, row, reward):
         if type(row) is not int or row < 0:
             raise TypeError(f"a row must be an int >= 0, got {row!r}")
-        self.set(row, float(reward))
+        if row >= _MAX_ROW:
+            raise ValueError(f"a row must be below 2**40, got {row!r}")
+        cdef double value = float(reward)
+        self.set(row, value)
 
     def __iter__(self):
         return iter(self.keys())

@@ -27,10 +27,10 @@ cdef class FlatRows:
     cdef Py_ssize_t _nindexed
     cdef uint64_t* _hashes     # per row, its hash (rows not indexed: unused)
     cdef uint8_t* _isindexed   # per row, 1 if in the index
-    cdef char* _scratch        # one row, for lookups
 
     cdef bint _pack_into(self, object config, char* out) except -1
     cdef const char* _packed_arg(self, object packed) except NULL
+    cdef int _check_choices(self, const char* row) except -1
     cdef int _require_index(self) except -1
     cdef Py_ssize_t _probe(self, const char* row, uint64_t h, Py_ssize_t* slot) noexcept
     cdef Py_ssize_t _push(self, const char* row, uint64_t h, bint indexed) except -1

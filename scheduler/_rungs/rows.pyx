@@ -6,7 +6,7 @@ error texts, rows, lookups and draws).
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_GetItem, PyDict_New, PyDict_SetItem, PyDict_Size
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_New, PyDict_SetItem, PyDict_Size
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from cpython.object cimport PyObject
@@ -79,6 +79,9 @@ cdef extern from *:
     double scheduler_next_double(scheduler_bitgen_t* g) noexcept
 
 cdef enum:
+    # rows up to this many bytes are packed into a buffer on the C stack (a lookup is
+    # re-entrant: packing may run Python code, a key's __eq__, that uses the table)
+    LOCAL_WIDTH = 512
     KIND_R = 0
     KIND_I = 1
     KIND_C = 2
@@ -93,6 +96,7 @@ def _check_columns(columns):
     if not isinstance(columns, Sequence) or isinstance(columns, (str, bytes)) or not columns:
         raise ValueError(f"columns must be a non-empty sequence of columns, got {columns!r}")
     checked = []
+    names = set()
     for position, column in enumerate(columns):
         if not isinstance(column, tuple) or len(column) != 3:
             raise ValueError(
@@ -101,6 +105,9 @@ def _check_columns(columns):
         name, kind, info = column
         if type(name) is not str:
             raise ValueError(f"columns[{position}]: name must be a str, got {name!r}")
+        if name in names:
+            raise ValueError(f"columns[{position}]: name {name!r} names an earlier column too")
+        names.add(name)
         if kind not in _KINDS:
             raise ValueError(
                 f"columns[{position}]: kind must be one of {list(_KINDS)}, got {kind!r}"
@@ -111,10 +118,35 @@ def _check_columns(columns):
                 f"columns[{position}]: info of kind {kind!r} must be a tuple of "
                 f"{sizes[kind]} items, got {info!r}"
             )
-        if kind in ("c", "m") and (type(info[0]) is not dict or type(info[1]) is not list):
-            raise ValueError(
-                f"columns[{position}]: info of kind {kind!r} must be (dict, list), got {info!r}"
-            )
+        if kind == "r":
+            if not all(type(v) is float for v in info[:4]) or not info[0] <= info[1]:
+                raise ValueError(
+                    f"columns[{position}]: info of kind 'r' must start with 4 floats, "
+                    f"lower <= upper, got {info!r}"
+                )
+        elif kind == "i":
+            if (
+                type(info[0]) is not int
+                or type(info[1]) is not int
+                or not -(2**63) <= info[0] <= info[1] < 2**63
+            ):
+                raise ValueError(
+                    f"columns[{position}]: info of kind 'i' must be two ints with "
+                    f"-2**63 <= lower <= upper < 2**63, got {info!r}"
+                )
+        else:
+            forms, decoded = info
+            if type(forms) is not dict or type(decoded) is not list or not decoded:
+                raise ValueError(
+                    f"columns[{position}]: info of kind {kind!r} must be (dict, non-empty "
+                    f"list), got {info!r}"
+                )
+            if not all(type(i) is int and 0 <= i < len(decoded) for i in forms.values()):
+                raise ValueError(
+                    f"columns[{position}]: every index in forms must be an int in "
+                    f"[0, {len(decoded)}), got {list(forms.values())!r}"
+                )
+            info = (dict(forms), list(decoded))  # the kernel's own: the caller's may change
         checked.append((name, kind, info))
     return checked
 
@@ -175,9 +207,10 @@ cdef class FlatRows:
         release(self._slots)
         release(self._hashes)
         release(self._isindexed)
-        release(self._scratch)
 
     def __init__(self, columns, index=False):
+        if self._names is not None:
+            raise TypeError("FlatRows.__init__ runs once: build a new FlatRows instead")
         checked = _check_columns(columns)
         cdef Py_ssize_t n = len(checked)
         self._columns = checked
@@ -193,7 +226,6 @@ cdef class FlatRows:
         self._log = <uint8_t*>resized(self._log, n * sizeof(uint8_t))
         self._ilo = <int64_t*>resized(self._ilo, n * sizeof(int64_t))
         self._ihi = <int64_t*>resized(self._ihi, n * sizeof(int64_t))
-        self._scratch = <char*>resized(self._scratch, self._width)
         self._forms = [None] * n
         self._decoded = [None] * n
         cdef Py_ssize_t j
@@ -253,7 +285,7 @@ cdef class FlatRows:
         cdef int overflow
         cdef int kind
         for j in range(self._ncols):
-            item = PyDict_GetItem(config, self._names[j])
+            item = PyDict_GetItemWithError(config, self._names[j])
             if item == NULL:
                 return False
             value = <object>item
@@ -297,7 +329,24 @@ cdef class FlatRows:
             raise TypeError(f"packed must be bytes, got {type(packed).__name__}")
         if PyBytes_GET_SIZE(packed) != self._width:
             raise ValueError(f"packed must be {self._width} bytes long, got {len(packed)}")
-        return PyBytes_AS_STRING(packed)
+        cdef const char* row = PyBytes_AS_STRING(packed)
+        self._check_choices(row)
+        return row
+
+    cdef int _check_choices(self, const char* row) except -1:
+        """ValueError unless each choice column of ``row`` holds an index of a choice."""
+        cdef Py_ssize_t j, n
+        cdef int64_t v
+        for j in range(self._ncols):
+            if self._kinds[j] == KIND_C or self._kinds[j] == KIND_M:
+                memcpy(&v, row + 8 * j, 8)
+                n = len(<list>self._decoded[j])
+                if not 0 <= v < n:
+                    raise ValueError(
+                        f"packed: column {self._names[j]!r} holds choice index {v}, "
+                        f"outside [0, {n})"
+                    )
+        return 0
 
     cdef int _require_index(self) except -1:
         if not self._index_on:
@@ -401,8 +450,12 @@ cdef class FlatRows:
     @cython.annotation_typing(False)
     def append_blank(self) -> int:
         """Add a row of zeros that is never indexed (a config kept elsewhere)."""
-        memset(self._scratch, 0, self._width)
-        return self._push(self._scratch, 0, False)
+        cdef char* row = <char*>resized(NULL, self._width)
+        try:
+            memset(row, 0, self._width)
+            return self._push(row, 0, False)
+        finally:
+            release(row)
 
     @cython.annotation_typing(False)
     def find_packed(self, packed: bytes) -> int:
@@ -421,27 +474,51 @@ cdef class FlatRows:
     @cython.annotation_typing(False)
     def append(self, config: Any) -> int:
         """:meth:`append_packed` of ``config``'s row, or -1 if it has none."""
-        if not self._pack_into(config, self._scratch):
-            return -1
-        return self._append_row(self._scratch)
+        cdef char local[LOCAL_WIDTH]
+        cdef char* row = &local[0]
+        if self._width > LOCAL_WIDTH:
+            row = <char*>resized(NULL, self._width)
+        try:
+            if not self._pack_into(config, row):
+                return -1
+            return self._append_row(row)
+        finally:
+            if row != &local[0]:
+                release(row)
 
     @cython.annotation_typing(False)
     def find(self, config: Any) -> int:
         """The row of ``config``: -1 if absent, -2 if it has no packed form."""
         self._require_index()
-        if not self._pack_into(config, self._scratch):
-            return -2
+        cdef char local[LOCAL_WIDTH]
+        cdef char* row = &local[0]
+        if self._width > LOCAL_WIDTH:
+            row = <char*>resized(NULL, self._width)
         cdef Py_ssize_t slot
-        return self._probe(self._scratch, _hash_row(self._scratch, self._width), &slot)
+        try:
+            if not self._pack_into(config, row):
+                return -2
+            return self._probe(row, _hash_row(row, self._width), &slot)
+        finally:
+            if row != &local[0]:
+                release(row)
 
     @cython.annotation_typing(False)
     def intern(self, config: Any) -> tuple[int, bool] | None:
         """``(row, added)`` for ``config`` (:meth:`intern_packed`), or None if it has
         no packed form."""
         self._require_index()
-        if not self._pack_into(config, self._scratch):
-            return None
-        return self._intern_row(self._scratch)
+        cdef char local[LOCAL_WIDTH]
+        cdef char* row = &local[0]
+        if self._width > LOCAL_WIDTH:
+            row = <char*>resized(NULL, self._width)
+        try:
+            if not self._pack_into(config, row):
+                return None
+            return self._intern_row(row)
+        finally:
+            if row != &local[0]:
+                release(row)
 
     cdef int _check_row(self, object row) except -1:
         if type(row) is not int or not 0 <= row < self._count:
@@ -511,6 +588,11 @@ cdef class FlatRows:
                     x = self._hi[j]
                 PyDict_SetItem(out, self._names[j], PyFloat_FromDouble(x))
             elif kind == KIND_I:
+                if <uint64_t>self._ihi[j] - <uint64_t>self._ilo[j] > <uint64_t>0x7FFFFFFFFFFFFFFE:
+                    raise ValueError(
+                        f"columns[{j}]: cannot draw from an int range of "
+                        f"{self._ihi[j] - <object>self._ilo[j] + 1} values (at most 2**63 - 1)"
+                    )
                 k = scheduler_bounded(g, <uint64_t>self._ihi[j] - <uint64_t>self._ilo[j])
                 PyDict_SetItem(
                     out, self._names[j], PyLong_FromLongLong(<int64_t>(<uint64_t>self._ilo[j] + k))
@@ -558,7 +640,14 @@ def _rebuild(columns, index, blob, flags):
     """A FlatRows from :meth:`FlatRows.__reduce__`'s data (pickling)."""
     cdef FlatRows table = FlatRows(columns, index)
     cdef Py_ssize_t r, width = table._width
+    if type(blob) is not bytes or len(blob) != len(flags) * width:
+        raise ValueError(
+            f"FlatRows pickle: {len(flags)} rows of {width} bytes need {len(flags) * width} "
+            f"bytes, got {len(blob)}"
+        )
     cdef const char* rows = blob
+    for r in range(len(flags)):
+        table._check_choices(rows + r * width)
     for r in range(len(flags)):
         if flags[r]:
             table._append_row(rows + r * width)

@@ -35,12 +35,9 @@ from typing import Any
 # layer from the shared modules, allowed by name in the import contracts
 from scheduler import kernels as _kernels
 from scheduler._space.domains import Categorical, Int, Real
+from scheduler._space.search_space import SearchSpace
 
 __all__ = ["ConfigTable", "FlatCodec"]
-
-_INT64 = (-(2**63), 2**63 - 1)
-_SIMPLE = (str, int, bool, type(None), float)
-
 
 _INT64 = (-(2**63), 2**63 - 1)
 _SIMPLE = (str, int, bool, type(None), float)
@@ -66,6 +63,17 @@ class FlatCodec:
         self.width = self._struct.size
         self._name_set = frozenset(self.names)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_struct"]  # a struct.Struct does not pickle: rebuilt from the format
+        state["_format"] = self._struct.format
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        self._struct = struct.Struct(state.pop("_format"))
+        self.__dict__.update(state)
+
     @classmethod
     def of(cls, space: Any) -> FlatCodec | None:
         """The codec of ``space`` (a :class:`SearchSpace`), or None if it is not flat."""
@@ -73,16 +81,18 @@ class FlatCodec:
         if domains is None or not len(domains):
             return None
         columns: list[tuple[str, str, tuple]] = []
-        samples = True
+        # the kernel draws as SearchSpace.sample does, not as a subclass's own sample
+        samples = getattr(type(space), "sample", None) is SearchSpace.sample
         for name, node in domains.items():
             if type(node) is Real:
                 a, b = node._ends
-                columns.append((name, "r", (node.lower, node.upper, a, b, node.log)))
+                bounds = (float(node.lower), float(node.upper), float(a), float(b))
+                columns.append((name, "r", (*bounds, bool(node.log))))
             elif type(node) is Int:
                 if node.lower < _INT64[0] or node.upper > _INT64[1]:
                     return None
                 samples = samples and node.cardinality <= _MAX_DRAWN
-                columns.append((name, "i", (node.lower, node.upper)))
+                columns.append((name, "i", (int(node.lower), int(node.upper))))
             elif isinstance(node, Categorical) and not node.has_spaces:
                 if type(node).sample_config is not Categorical.sample_config:
                     samples = False

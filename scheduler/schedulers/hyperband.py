@@ -135,15 +135,17 @@ class HyperbandPolicy(SearcherPolicy):
 
     def _make_routes(self) -> list[tuple]:
         """Per bracket: (rung system, skip_rungs, the decision when a rung is failed,
-        the system's ``on_report(config_id, time, reward, skip_rungs)``)."""
+        the system's ``on_report(config_id, time, reward, skip_rungs)``, its
+        ``add(config_id, skip_rungs)`` or None when it keeps no per-config state)."""
         routes: list[tuple] = []
         for bracket in range(self.num_brackets):
             system, skip = self._system(bracket)
             if system is None:
-                routes.append((None, skip, None, None))
+                routes.append((None, skip, None, None, None))
             else:
                 fail = Decision(system.fail_decision)
-                routes.append((system, skip, fail, system.report_fn()))
+                add = system.add if system.tracks_configs else None
+                routes.append((system, skip, fail, system.report_fn(), add))
         return routes
 
     # -- Policy ------------------------------------------------------------------------
@@ -172,8 +174,7 @@ class HyperbandPolicy(SearcherPolicy):
         return None
 
     def add_config(self, config: dict) -> Suggestion:
-        config_id = self._next_config_id
-        self._next_config_id = config_id + 1
+        config_id = self._number()
         bracket = self.sampler.sample()
         append = self._append_packable
         row = append(config) if append is not None else -1
@@ -182,9 +183,9 @@ class HyperbandPolicy(SearcherPolicy):
         if row != config_id:  # cannot happen: both count the configs added
             raise RuntimeError(f"config table row {row} differs from config_id {config_id}")
         self.brackets.append(bracket)
-        system, skip, _, _ = self._routes[bracket]
-        if system is not None and system.tracks_configs:
-            system.add(config_id, skip)
+        _, skip, _, _, add = self._routes[bracket]
+        if add is not None:
+            add(config_id, skip)
         return Suggestion.fresh(dict(config), config_id, bracket)
 
     def on_task_start(self, task_id: int, suggestion: Suggestion) -> None:
@@ -200,7 +201,7 @@ class HyperbandPolicy(SearcherPolicy):
             self._tasks[task_id] = (config_id, self.configs[config_id], route)
 
     def on_report(self, task_id: int, result: dict) -> Decision:
-        config_id, config, (_, skip, fail, report) = self._tasks[task_id]
+        config_id, config, (_, skip, fail, report, _) = self._tasks[task_id]
         t = int(result[self.time_attr])
         reward = float(result[self.reward_attr])
         go = True if report is None else report(config_id, t, reward, skip)

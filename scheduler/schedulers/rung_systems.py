@@ -29,11 +29,13 @@ class RungSystem(abc.ABC):
     def create(cls, levels: list[int], quantiles: list[float], max_t: int, mode: str) -> RungSystem:
         """A system over ``levels`` with promotion quantiles ``quantiles``."""
 
-    #: whether :meth:`add` must hear of every new config
-    tracks_configs: bool = False
-
     def add(self, config_id: int, skip_rungs: int) -> None:  # noqa: B027 - optional hook
         """A new config enters the system (bracket ``skip_rungs`` when shared)."""
+
+    @property
+    def tracks_configs(self) -> bool:
+        """Whether :meth:`add` must hear of every new config (it is overridden)."""
+        return type(self).add is not RungSystem.add
 
     def report_fn(self):
         """:meth:`on_report` as one callable to call per report: the kernel's own
@@ -76,14 +78,16 @@ class StoppingSystem(RungSystem):
         return self.kernel.on_report(config_id, time, reward, skip_rungs)
 
     def report_fn(self):
-        # the kernel's bound method; load_state_dict replaces the kernel, and the
-        # policy's routes are rebuilt with it (HyperbandPolicy.load_state_dict)
+        # the kernel's bound method (unless a subclass has an on_report of its own);
+        # load_state_dict replaces the kernel, and the policy's routes are rebuilt with
+        # it (HyperbandPolicy.load_state_dict)
+        if type(self).on_report is not StoppingSystem.on_report:
+            return self.on_report
         return self.kernel.on_report
 
 
 class PromotionSystem(RungSystem):
     fail_decision = "pause"
-    tracks_configs = True
 
     @classmethod
     def create(cls, levels, quantiles, max_t, mode):

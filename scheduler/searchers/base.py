@@ -113,8 +113,13 @@ class BaseSearcher:
     def _clear(self) -> None:
         # key: the config's row in _configs (0, 1, 2, ... in the order seen)
         self._configs = ConfigTable(self.space, index=True)  # row -> config
-        # the table kernel's own lookup (a packable config in one call), or None
-        self._intern_packed = self._configs.intern_packable
+        # the table kernel's own lookup (a packable config in one call), or None; not
+        # for a subclass with a _mark_seen of its own, which every lookup goes through
+        self._intern_packed = (
+            self._configs.intern_packable
+            if type(self)._mark_seen is BaseSearcher._mark_seen
+            else None
+        )
         self._sample = self._configs.sampler  # draws as self.space.sample draws
         # update()'s shortcuts hold for the subclasses that keep these as they are
         cls = type(self)

@@ -10,6 +10,7 @@ from typing import Any
 __all__ = ["Rewards"]
 
 _NAN = math.nan
+_MAX_ROW = 2**40  # a trillion configs: far beyond any run, and no overflow in sizes
 
 
 class Rewards:
@@ -50,6 +51,8 @@ class Rewards:
     def __setitem__(self, row: int, reward: float) -> None:
         if type(row) is not int or row < 0:
             raise TypeError(f"a row must be an int >= 0, got {row!r}")
+        if row >= _MAX_ROW:
+            raise ValueError(f"a row must be below 2**40, got {row!r}")
         reward = float(reward)
         if not reward - reward == 0.0:  # NaN or infinite
             raise ValueError(f"a recorded reward must be finite, got {reward!r}")

@@ -18,6 +18,7 @@ def _check_columns(columns: Any) -> list[tuple[str, str, tuple]]:
     if not isinstance(columns, Sequence) or isinstance(columns, (str, bytes)) or not columns:
         raise ValueError(f"columns must be a non-empty sequence of columns, got {columns!r}")
     checked = []
+    names = set()
     for position, column in enumerate(columns):
         if not isinstance(column, tuple) or len(column) != 3:
             raise ValueError(
@@ -26,6 +27,9 @@ def _check_columns(columns: Any) -> list[tuple[str, str, tuple]]:
         name, kind, info = column
         if type(name) is not str:
             raise ValueError(f"columns[{position}]: name must be a str, got {name!r}")
+        if name in names:
+            raise ValueError(f"columns[{position}]: name {name!r} names an earlier column too")
+        names.add(name)
         if kind not in _KINDS:
             raise ValueError(
                 f"columns[{position}]: kind must be one of {list(_KINDS)}, got {kind!r}"
@@ -36,10 +40,35 @@ def _check_columns(columns: Any) -> list[tuple[str, str, tuple]]:
                 f"columns[{position}]: info of kind {kind!r} must be a tuple of "
                 f"{sizes[kind]} items, got {info!r}"
             )
-        if kind in ("c", "m") and (type(info[0]) is not dict or type(info[1]) is not list):
-            raise ValueError(
-                f"columns[{position}]: info of kind {kind!r} must be (dict, list), got {info!r}"
-            )
+        if kind == "r":
+            if not all(type(v) is float for v in info[:4]) or not info[0] <= info[1]:
+                raise ValueError(
+                    f"columns[{position}]: info of kind 'r' must start with 4 floats, "
+                    f"lower <= upper, got {info!r}"
+                )
+        elif kind == "i":
+            if (
+                type(info[0]) is not int
+                or type(info[1]) is not int
+                or not -(2**63) <= info[0] <= info[1] < 2**63
+            ):
+                raise ValueError(
+                    f"columns[{position}]: info of kind 'i' must be two ints with "
+                    f"-2**63 <= lower <= upper < 2**63, got {info!r}"
+                )
+        else:
+            forms, decoded = info
+            if type(forms) is not dict or type(decoded) is not list or not decoded:
+                raise ValueError(
+                    f"columns[{position}]: info of kind {kind!r} must be (dict, non-empty "
+                    f"list), got {info!r}"
+                )
+            if not all(type(i) is int and 0 <= i < len(decoded) for i in forms.values()):
+                raise ValueError(
+                    f"columns[{position}]: every index in forms must be an int in "
+                    f"[0, {len(decoded)}), got {list(forms.values())!r}"
+                )
+            info = (dict(forms), list(decoded))  # the kernel's own: the caller's may change
         checked.append((name, kind, info))
     return checked
 
@@ -72,6 +101,8 @@ class FlatRows:
     """
 
     def __init__(self, columns, index=False):
+        if "_columns" in self.__dict__:
+            raise TypeError("FlatRows.__init__ runs once: build a new FlatRows instead")
         self._columns = _check_columns(columns)
         self._index_on = bool(index)
         self._struct = struct.Struct(
@@ -136,7 +167,19 @@ class FlatRows:
             raise TypeError(f"packed must be bytes, got {type(packed).__name__}")
         if len(packed) != self._width:
             raise ValueError(f"packed must be {self._width} bytes long, got {len(packed)}")
-        return bytes(packed)
+        packed = bytes(packed)
+        self._check_choices(packed)
+        return packed
+
+    def _check_choices(self, packed: bytes) -> None:
+        """ValueError unless each choice column of ``packed`` holds an index of a choice."""
+        values = self._struct.unpack(packed)
+        for (name, kind, info), value in zip(self._columns, values):
+            if kind in ("c", "m") and not 0 <= value < len(info[1]):
+                raise ValueError(
+                    f"packed: column {name!r} holds choice index {value}, "
+                    f"outside [0, {len(info[1])})"
+                )
 
     def _require_index(self) -> None:
         if not self._index_on:
@@ -230,6 +273,11 @@ class FlatRows:
                     x = lower if t == 0.0 else 10.0**x
                 out[name] = min(max(x, lower), upper)
             elif kind == "i":
+                if info[1] - info[0] + 1 > 2**63 - 1:
+                    raise ValueError(
+                        f"columns[{len(out)}]: cannot draw from an int range of "
+                        f"{info[1] - info[0] + 1} values (at most 2**63 - 1)"
+                    )
                 out[name] = info[0] + int(rng.integers(info[1] - info[0] + 1))
             elif kind == "c":
                 out[name] = info[1][int(rng.integers(len(info[1])))]
@@ -244,3 +292,29 @@ class FlatRows:
         other._blob = bytearray(self._blob)
         other._rows = dict(self._rows)
         return other
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        width = self._width
+        flags = bytes(
+            1 if self._rows.get(bytes(self._blob[r * width : (r + 1) * width])) == r else 0
+            for r in range(self._count)
+        )
+        return (_rebuild, (self._columns, self._index_on, bytes(self._blob), flags))
+
+
+def _rebuild(columns: Any, index: Any, blob: Any, flags: Any) -> FlatRows:
+    """A FlatRows from :meth:`FlatRows.__reduce__`'s data (pickling)."""
+    table = FlatRows(columns, index)
+    width = table._width
+    if type(blob) is not bytes or len(blob) != len(flags) * width:
+        raise ValueError(
+            f"FlatRows pickle: {len(flags)} rows of {width} bytes need {len(flags) * width} "
+            f"bytes, got {len(blob)}"
+        )
+    for r in range(len(flags)):
+        packed = table._check_packed(blob[r * width : (r + 1) * width])
+        table._blob += packed
+        table._count += 1
+        if index and flags[r]:
+            table._rows[packed] = r
+    return table
